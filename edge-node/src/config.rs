@@ -130,7 +130,8 @@ mod tests {
 
     #[test]
     fn a_missing_file_is_an_error_not_defaults() {
-        let err = Config::load(Some(Path::new("/nonexistent/edge-node.toml"))).expect_err("no file");
+        let err =
+            Config::load(Some(Path::new("/nonexistent/edge-node.toml"))).expect_err("no file");
         assert!(err.to_string().contains("/nonexistent/edge-node.toml"));
     }
 }

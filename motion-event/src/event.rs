@@ -243,9 +243,8 @@ fn parse_time(s: &str) -> Result<NaiveDateTime, EventError> {
             format!("must look like YYYY-MM-DD HH:MM:SS, got {:?}", truncate(s)),
         ));
     }
-    NaiveDateTime::parse_from_str(s, TIME_FORMAT).map_err(|e| {
-        EventError::field("time", format!("is not a real date and time ({e}): {s:?}"))
-    })
+    NaiveDateTime::parse_from_str(s, TIME_FORMAT)
+        .map_err(|e| EventError::field("time", format!("is not a real date and time ({e}): {s:?}")))
 }
 
 fn check_id(value: &str, field: &str) -> Result<(), EventError> {
@@ -300,7 +299,10 @@ fn check_text(value: &str, field: &str, max: usize, allow_empty: bool) -> Result
             format!("is longer than {max} characters"),
         ));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return Err(EventError::field(field, "contains control characters"));
     }
     Ok(())
@@ -322,7 +324,10 @@ fn check_url(value: &str, field: &str) -> Result<(), EventError> {
         _ => {
             return Err(EventError::field(
                 field,
-                format!("must be an http:// or https:// URL, got {:?}", truncate(value)),
+                format!(
+                    "must be an http:// or https:// URL, got {:?}",
+                    truncate(value)
+                ),
             ))
         }
     }
@@ -369,7 +374,10 @@ mod tests {
 
     fn field_error(v: &Value) -> String {
         match parse(v) {
-            Err(e) => e.field_name().map(str::to_owned).unwrap_or_else(|| e.to_string()),
+            Err(e) => e
+                .field_name()
+                .map(str::to_owned)
+                .unwrap_or_else(|| e.to_string()),
             Ok(ev) => panic!("expected an error, parsed {ev:?}"),
         }
     }

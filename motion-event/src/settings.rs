@@ -220,7 +220,10 @@ mod tests {
         );
         let mut cdn = s3(None);
         cdn.public_base_url = Some("https://cdn.example.net/clips/".into());
-        assert_eq!(cdn.object_url("a/b.mp4"), "https://cdn.example.net/clips/a/b.mp4");
+        assert_eq!(
+            cdn.object_url("a/b.mp4"),
+            "https://cdn.example.net/clips/a/b.mp4"
+        );
     }
 
     #[test]

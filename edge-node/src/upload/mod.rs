@@ -30,7 +30,9 @@ pub enum UploadError {
         #[source]
         source: std::io::Error,
     },
-    #[error("S3 refused the credentials for bucket {bucket} (check access key and secret): {source}")]
+    #[error(
+        "S3 refused the credentials for bucket {bucket} (check access key and secret): {source}"
+    )]
     Auth {
         bucket: String,
         #[source]
@@ -219,6 +221,9 @@ mod tests {
     fn content_types_let_browsers_play_clips() {
         assert_eq!(content_type_for(Path::new("/x/clip.MP4")), "video/mp4");
         assert_eq!(content_type_for(Path::new("snap.jpg")), "image/jpeg");
-        assert_eq!(content_type_for(Path::new("noext")), "application/octet-stream");
+        assert_eq!(
+            content_type_for(Path::new("noext")),
+            "application/octet-stream"
+        );
     }
 }

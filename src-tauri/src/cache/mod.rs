@@ -1,0 +1,335 @@
+//! The local event cache: SQLite through sqlx, so history and search work offline.
+//!
+//! Events are upserted by `event_id`: a `clip_ready` message fills in the clip of the earlier
+//! `motion_started` row, and a replayed message changes nothing. Source positions (Kafka
+//! offsets) are stored in the same transaction as the events they cover. This module knows
+//! nothing of where events come from or how they are shown.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{Local, TimeZone};
+use motion_event::{EventKind, MotionEvent};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cannot create the cache folder {path}: {source}")]
+    Folder {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open the event cache {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot upgrade the event cache {path}: {source}")]
+    Migrate {
+        path: String,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("event cache query failed: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// A position in a Kafka partition: the offset of the next record to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaPosition {
+    pub topic: String,
+    pub partition: i32,
+    pub next_offset: i64,
+}
+
+#[derive(Clone)]
+pub struct Cache {
+    pool: SqlitePool,
+}
+
+impl Cache {
+    /// Opens (creating if needed) the cache at `path` and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Cache, CacheError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| CacheError::Folder {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let shown = path.display().to_string();
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(|source| CacheError::Open {
+                path: shown.clone(),
+                source,
+            })?
+            .filename(path)
+            .create_if_missing(true)
+            // WAL lets the UI read while the source writes; NORMAL is durable across app
+            // crashes and only risks the last transaction on power loss, which the source
+            // replays because its offset is in that same transaction.
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| CacheError::Open {
+                path: shown.clone(),
+                source,
+            })?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|source| CacheError::Migrate {
+                path: shown,
+                source,
+            })?;
+        Ok(Cache { pool })
+    }
+
+    /// Upserts `events` and records `positions`, all or nothing. Returns how many rows changed.
+    pub async fn apply(
+        &self,
+        events: &[MotionEvent],
+        positions: &[KafkaPosition],
+    ) -> Result<u64, CacheError> {
+        let received_ms = chrono::Utc::now().timestamp_millis();
+        let mut tx = self.pool.begin().await?;
+        let mut changed = 0;
+        for ev in events {
+            changed += sqlx::query(UPSERT)
+                .bind(&ev.event_id)
+                .bind(&ev.device_id)
+                .bind(&ev.device_name)
+                .bind(&ev.device_type)
+                .bind(&ev.url)
+                .bind(&ev.time)
+                .bind(&ev.message)
+                .bind(&ev.snapshot_url)
+                .bind(ev.kind.map(EventKind::as_str))
+                .bind(ev.timestamp_ms)
+                .bind(ev.duration_s)
+                .bind(sort_ms(ev))
+                .bind(received_ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        for pos in positions {
+            sqlx::query(
+                "INSERT INTO kafka_offsets (topic, partition, next_offset) VALUES (?, ?, ?)
+                 ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
+            )
+            .bind(&pos.topic)
+            .bind(pos.partition)
+            .bind(pos.next_offset)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// Where to resume reading `topic`, per partition.
+    pub async fn kafka_positions(&self, topic: &str) -> Result<HashMap<i32, i64>, CacheError> {
+        let rows = sqlx::query("SELECT partition, next_offset FROM kafka_offsets WHERE topic = ?")
+            .bind(topic)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<i32, _>(0), r.get::<i64, _>(1)))
+            .collect())
+    }
+
+    /// The newest `limit` events, newest first.
+    pub async fn recent(&self, limit: u32) -> Result<Vec<MotionEvent>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT event_id, device_id, device_name, device_type, url, time, message,
+                    snapshot_url, kind, timestamp_ms, duration_s
+             FROM events ORDER BY sort_ms DESC, event_id DESC LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(row_to_event).collect())
+    }
+
+    pub async fn count(&self) -> Result<i64, CacheError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM events")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+}
+
+/// A later message may only add to what is known: a clip URL replaces an empty one,
+/// `clip_ready` outranks `motion_started`, and nothing known is blanked by a replay.
+const UPSERT: &str = "
+INSERT INTO events (event_id, device_id, device_name, device_type, url, time, message,
+                    snapshot_url, kind, timestamp_ms, duration_s, sort_ms, received_ms)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (event_id) DO UPDATE SET
+    device_name  = excluded.device_name,
+    url          = CASE WHEN excluded.url <> '' THEN excluded.url ELSE events.url END,
+    message      = excluded.message,
+    snapshot_url = COALESCE(excluded.snapshot_url, events.snapshot_url),
+    kind         = CASE WHEN events.kind = 'clip_ready' THEN events.kind
+                        ELSE COALESCE(excluded.kind, events.kind) END,
+    timestamp_ms = COALESCE(events.timestamp_ms, excluded.timestamp_ms),
+    duration_s   = COALESCE(excluded.duration_s, events.duration_s)
+WHERE (CASE WHEN excluded.url <> '' THEN excluded.url ELSE events.url END) IS NOT events.url
+   OR COALESCE(excluded.snapshot_url, events.snapshot_url) IS NOT events.snapshot_url
+   OR (CASE WHEN events.kind = 'clip_ready' THEN events.kind
+            ELSE COALESCE(excluded.kind, events.kind) END) IS NOT events.kind
+   OR excluded.message IS NOT events.message
+   OR excluded.device_name IS NOT events.device_name
+   OR COALESCE(events.timestamp_ms, excluded.timestamp_ms) IS NOT events.timestamp_ms
+   OR COALESCE(excluded.duration_s, events.duration_s) IS NOT events.duration_s";
+
+fn sort_ms(ev: &MotionEvent) -> i64 {
+    if let Some(ms) = ev.timestamp_ms {
+        return ms;
+    }
+    ev.local_time()
+        .ok()
+        .and_then(|t| Local.from_local_datetime(&t).earliest())
+        .map(|t| t.timestamp_millis())
+        .unwrap_or(0)
+}
+
+fn row_to_event(r: &sqlx::sqlite::SqliteRow) -> MotionEvent {
+    let kind = match r.get::<Option<String>, _>(8).as_deref() {
+        Some("motion_started") => Some(EventKind::MotionStarted),
+        Some("clip_ready") => Some(EventKind::ClipReady),
+        _ => None,
+    };
+    MotionEvent {
+        event_id: r.get(0),
+        device_id: r.get(1),
+        device_name: r.get(2),
+        device_type: r.get(3),
+        url: r.get(4),
+        time: r.get(5),
+        message: r.get(6),
+        snapshot_url: r.get(7),
+        kind,
+        timestamp_ms: r.get(9),
+        duration_s: r.get(10),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str, kind: EventKind, url: &str, ts: i64) -> MotionEvent {
+        MotionEvent {
+            event_id: id.into(),
+            device_id: "cam-1".into(),
+            device_name: "Garage".into(),
+            device_type: "camera".into(),
+            url: url.into(),
+            time: "2026-11-25 05:00:00".into(),
+            message: "Motion detected".into(),
+            snapshot_url: Some("http://s3.local/b/snap.jpg".into()),
+            kind: Some(kind),
+            timestamp_ms: Some(ts),
+            duration_s: None,
+        }
+    }
+
+    async fn temp_cache() -> (tempfile::TempDir, Cache) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = Cache::open(&dir.path().join("nested/cache.sqlite"))
+            .await
+            .expect("open");
+        (dir, cache)
+    }
+
+    #[tokio::test]
+    async fn clip_ready_fills_in_the_started_row() {
+        let (_dir, cache) = temp_cache().await;
+        let started = event("e1", EventKind::MotionStarted, "", 1000);
+        let mut ready = event("e1", EventKind::ClipReady, "http://s3.local/b/e1.mp4", 1000);
+        ready.duration_s = Some(12.0);
+        cache.apply(&[started.clone()], &[]).await.expect("apply");
+        cache.apply(&[ready.clone()], &[]).await.expect("apply");
+        // A late replay of the first message must not undo the clip, nor count as a change.
+        assert_eq!(cache.apply(&[started], &[]).await.expect("apply"), 0);
+        let rows = cache.recent(10).await.expect("recent");
+        assert_eq!(rows, vec![ready]);
+    }
+
+    #[tokio::test]
+    async fn replays_change_nothing_and_order_is_newest_first() {
+        let (_dir, cache) = temp_cache().await;
+        let a = event("a", EventKind::ClipReady, "http://s3.local/b/a.mp4", 1000);
+        let b = event("b", EventKind::ClipReady, "http://s3.local/b/b.mp4", 2000);
+        assert_eq!(
+            cache
+                .apply(&[a.clone(), b.clone()], &[])
+                .await
+                .expect("apply"),
+            2
+        );
+        assert_eq!(
+            cache
+                .apply(&[a.clone(), b.clone()], &[])
+                .await
+                .expect("apply"),
+            0
+        );
+        assert_eq!(cache.count().await.expect("count"), 2);
+        assert_eq!(cache.recent(10).await.expect("recent"), vec![b, a]);
+    }
+
+    #[tokio::test]
+    async fn positions_are_stored_with_events_and_survive_reopening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cache.sqlite");
+        let cache = Cache::open(&path).await.expect("open");
+        let pos = |p, o| KafkaPosition {
+            topic: "t".into(),
+            partition: p,
+            next_offset: o,
+        };
+        cache
+            .apply(
+                &[event("a", EventKind::ClipReady, "http://x.local/a", 1)],
+                &[pos(0, 5)],
+            )
+            .await
+            .expect("apply");
+        cache
+            .apply(&[], &[pos(0, 7), pos(2, 1)])
+            .await
+            .expect("apply");
+        drop(cache);
+        let cache = Cache::open(&path).await.expect("reopen");
+        let got = cache.kafka_positions("t").await.expect("positions");
+        assert_eq!(got, HashMap::from([(0, 7), (2, 1)]));
+        assert!(cache
+            .kafka_positions("other")
+            .await
+            .expect("positions")
+            .is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unwritable_location_names_the_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("plain-file");
+        std::fs::write(&file, b"x").expect("write");
+        let err = match Cache::open(&file.join("cache.sqlite")).await {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("opened a cache under a file"),
+        };
+        assert!(err.contains("plain-file"), "{err}");
+    }
+}

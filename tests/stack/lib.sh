@@ -1,0 +1,74 @@
+# Shared settings and helpers for tests/stack/{up,down,status}. Sourced, not run.
+# shellcheck shell=bash
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+MIM_CACHE=${MIM_CACHE:-$HOME/.cache/motion-in-motion}
+MIM_STACK_DIR=${MIM_STACK_DIR:-/tmp/motion-in-motion-stack}
+MIM_KAFKA_PORT=${MIM_KAFKA_PORT:-19092}
+MIM_KAFKA_CONTROLLER_PORT=${MIM_KAFKA_CONTROLLER_PORT:-19093}
+MIM_KAFKA_TOPIC=${MIM_KAFKA_TOPIC:-ksql_motion_events}
+MIM_KAFKA_STATUS_TOPIC=${MIM_KAFKA_STATUS_TOPIC:-ksql_device_status}
+MIM_S3_PORT=${MIM_S3_PORT:-19000}
+MIM_S3_CONSOLE_PORT=${MIM_S3_CONSOLE_PORT:-19001}
+MIM_S3_ACCESS_KEY=${MIM_S3_ACCESS_KEY:-mim-dev-access}
+MIM_S3_SECRET_KEY=${MIM_S3_SECRET_KEY:-mim-dev-secret-key-0001}
+MIM_S3_BUCKET=${MIM_S3_BUCKET:-motion-clips}
+MIM_S3_REGION=${MIM_S3_REGION:-us-east-1}
+
+KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
+KAFKA_LIBS=$MIM_CACHE/kafka-$KAFKA_VERSION/libs
+# Pinned: the version this project was last verified with.
+MINIO_VERSION=${MINIO_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}
+MINIO_BIN=$MIM_CACHE/bin/minio
+
+LOGS=$MIM_STACK_DIR/logs
+PIDS=$MIM_STACK_DIR/pids
+DATA=$MIM_STACK_DIR/data
+mkdir -p "$LOGS" "$PIDS" "$DATA"
+
+say() { echo "stack: $*"; }
+die() { echo "stack: error: $*" >&2; exit 1; }
+
+pid_alive() { # service
+  local f=$PIDS/$1.pid
+  [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null
+}
+
+port_open() { # port
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+wait_until() { # seconds service command...
+  local deadline=$((SECONDS + $1)) service=$2
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)) || ! pid_alive "$service"; then
+      echo "stack: error: $service did not become ready; last lines of $LOGS/$service.log:" >&2
+      tail -n 30 "$LOGS/$service.log" >&2 || true
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+kafka_java() { # main-class args...
+  java -Xms64m -Xmx256m -Dlog4j.configuration="file:$here/kafka/tools-log4j.properties" \
+    -cp "$KAFKA_LIBS/*" "$@"
+}
+
+kafka_healthy() {
+  port_open "$MIM_KAFKA_PORT" &&
+    kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$MIM_KAFKA_PORT" --list
+}
+
+s3_healthy() {
+  curl -fsS -o /dev/null "http://127.0.0.1:$MIM_S3_PORT/minio/health/ready"
+}
+
+s3_curl() { # curl args... (signed with the stack's credentials)
+  # curl 7.88 signs bodies wrongly for S3; UNSIGNED-PAYLOAD is a valid SigV4 mode over which
+  # the headers, path and query are still signed.
+  curl -fsS --aws-sigv4 "aws:amz:$MIM_S3_REGION:s3" --user "$MIM_S3_ACCESS_KEY:$MIM_S3_SECRET_KEY" \
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
+}

@@ -1,0 +1,192 @@
+//! Support for the cross-process tests: where the local stack is, where our binaries are, and
+//! test media made with ffmpeg.
+//!
+//! The stack is the real one (`tests/stack/up`): Kafka in KRaft mode and an S3 server that
+//! checks signatures. Nothing here fakes a server.
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use motion_event::settings::{KafkaSettings, S3Settings, Secret};
+
+/// Endpoints and credentials of the local stack, from the same `MIM_*` variables and defaults
+/// as `tests/stack/up`.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub kafka_bootstrap: String,
+    pub topic: String,
+    pub s3_endpoint: String,
+    pub s3_region: String,
+    pub bucket: String,
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+fn var(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+impl Stack {
+    /// The running stack; brings it up (idempotently) the first time if it is not reachable.
+    pub fn get() -> &'static Stack {
+        static STACK: OnceLock<Stack> = OnceLock::new();
+        STACK.get_or_init(|| {
+            let stack = Stack {
+                kafka_bootstrap: var("MIM_KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
+                topic: var(
+                    "MIM_KAFKA_TOPIC",
+                    motion_event::settings::DEFAULT_EVENTS_TOPIC,
+                ),
+                s3_endpoint: var("MIM_S3_ENDPOINT", "http://127.0.0.1:19000"),
+                s3_region: var("MIM_S3_REGION", "us-east-1"),
+                bucket: var("MIM_S3_BUCKET", "motion-clips"),
+                access_key: var("MIM_S3_ACCESS_KEY", "mim-dev-access"),
+                secret_key: var("MIM_S3_SECRET_KEY", "mim-dev-secret-key-0001"),
+            };
+            if !stack.reachable() {
+                let up = repo_root().join("tests/stack/up");
+                let status = Command::new(&up)
+                    .status()
+                    .unwrap_or_else(|e| panic!("cannot run {}: {e}", up.display()));
+                assert!(status.success(), "{} failed ({status})", up.display());
+                assert!(
+                    stack.reachable(),
+                    "the stack is still not reachable after tests/stack/up"
+                );
+            }
+            stack
+        })
+    }
+
+    fn reachable(&self) -> bool {
+        let s3_host = self
+            .s3_endpoint
+            .split_once("://")
+            .map_or(self.s3_endpoint.as_str(), |(_, h)| h)
+            .trim_end_matches('/');
+        port_open(&self.kafka_bootstrap) && port_open(s3_host)
+    }
+
+    pub fn kafka(&self) -> KafkaSettings {
+        let mut k = KafkaSettings::plaintext(self.kafka_bootstrap.clone());
+        k.topic = self.topic.clone();
+        k
+    }
+
+    pub fn s3(&self) -> S3Settings {
+        S3Settings {
+            bucket: self.bucket.clone(),
+            region: self.s3_region.clone(),
+            endpoint: Some(self.s3_endpoint.clone()),
+            path_style: Some(true),
+            access_key_id: self.access_key.clone(),
+            secret_access_key: Secret::new(self.secret_key.clone()),
+            public_base_url: None,
+        }
+    }
+
+    /// An edge-node config file for this stack. The S3 secret is left out on purpose: tests
+    /// pass it through `EDGE_NODE_S3_SECRET_KEY`, as users are told to.
+    pub fn edge_node_config(&self, dir: &Path, device_id: &str, device_name: &str) -> PathBuf {
+        let path = dir.join("edge-node.toml");
+        let text = format!(
+            "[device]\nid = {device_id:?}\nname = {device_name:?}\n\n\
+             [kafka]\nbootstrap_servers = {:?}\ntopic = {:?}\n\n\
+             [s3]\nbucket = {:?}\nregion = {:?}\nendpoint = {:?}\naccess_key_id = {:?}\n",
+            self.kafka_bootstrap,
+            self.topic,
+            self.bucket,
+            self.s3_region,
+            self.s3_endpoint,
+            self.access_key
+        );
+        std::fs::write(&path, text).expect("write edge-node config");
+        path
+    }
+}
+
+fn port_open(host_port: &str) -> bool {
+    host_port
+        .to_socket_addrs()
+        .map(|mut addrs| {
+            addrs.any(|a| TcpStream::connect_timeout(&a, Duration::from_millis(500)).is_ok())
+        })
+        .unwrap_or(false)
+}
+
+/// The workspace root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// One of the workspace's binaries, built by `cargo build --bins` before the tests run.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/e2e-<hash> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` before the cross-process tests",
+        path.display()
+    );
+    path
+}
+
+/// A unique, valid id for this test run.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A short H.264 MP4 made with ffmpeg's test source.
+pub fn make_clip(dir: &Path, name: &str, seconds: u32) -> PathBuf {
+    let path = dir.join(name);
+    let status = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg(format!("testsrc=size=320x240:rate=15:duration={seconds}"))
+        .args([
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-movflags",
+            "+faststart",
+        ])
+        .arg(&path)
+        .status()
+        .expect("ffmpeg runs (install it with scripts/install-deps)");
+    assert!(status.success(), "ffmpeg failed to make {}", path.display());
+    path
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
