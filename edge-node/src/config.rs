@@ -51,14 +51,14 @@ impl Default for DeviceConfig {
 
 impl Config {
     /// Loads `path` (if given), then applies environment overrides.
-    pub fn load(path: Option<&Path>) -> Result<Config, figment::Error> {
+    pub fn load(path: Option<&Path>) -> Result<Config, Box<figment::Error>> {
         let mut figment = Figment::new();
         if let Some(path) = path {
             if !path.exists() {
-                return Err(figment::Error::from(format!(
+                return Err(Box::new(figment::Error::from(format!(
                     "config file {} does not exist",
                     path.display()
-                )));
+                ))));
             }
             figment = figment.merge(Toml::file_exact(path));
         }
@@ -74,7 +74,7 @@ impl Config {
                 figment = figment.merge(Serialized::global(key, value));
             }
         }
-        figment.extract()
+        figment.extract().map_err(Box::new)
     }
 }
 

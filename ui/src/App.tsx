@@ -18,8 +18,8 @@ export default function App() {
         <CachedEvents />
       ) : (
         <p className="empty" role="status">
-          This is the Motion in Motion app's window, opened in a plain browser: events are only
-          shown inside the desktop app (<code>npm run tauri dev</code>).
+          This page is the Motion in Motion window opened in a plain browser. Motion events are
+          only shown inside the desktop app.
         </p>
       )}
     </main>

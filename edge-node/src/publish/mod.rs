@@ -23,7 +23,7 @@ pub enum PublishError {
         event_id: String,
         topic: String,
         #[source]
-        source: KafkaError,
+        source: Box<KafkaError>,
     },
 }
 
@@ -86,7 +86,7 @@ impl Publisher {
             Err((source, _)) => Err(PublishError::Delivery {
                 event_id: event.event_id.clone(),
                 topic: self.topic.clone(),
-                source,
+                source: Box::new(source),
             }),
         }
     }

@@ -258,7 +258,10 @@ mod tests {
         let started = event("e1", EventKind::MotionStarted, "", 1000);
         let mut ready = event("e1", EventKind::ClipReady, "http://s3.local/b/e1.mp4", 1000);
         ready.duration_s = Some(12.0);
-        cache.apply(&[started.clone()], &[]).await.expect("apply");
+        cache
+            .apply(std::slice::from_ref(&started), &[])
+            .await
+            .expect("apply");
         cache.apply(&[ready.clone()], &[]).await.expect("apply");
         // A late replay of the first message must not undo the clip, nor count as a change.
         assert_eq!(cache.apply(&[started], &[]).await.expect("apply"), 0);
