@@ -11,6 +11,10 @@ use figment::Figment;
 use motion_event::settings::{KafkaSettings, S3Settings};
 use serde::{Deserialize, Serialize};
 
+use crate::capture::CaptureConfig;
+use crate::detect::DetectConfig;
+use crate::record::RecordConfig;
+
 /// Environment variables that override one setting each; the generic form
 /// `EDGE_NODE_<SECTION>__<KEY>` (double underscore) reaches every other setting.
 const ENV_ALIASES: &[(&str, &str)] = &[
@@ -26,8 +30,16 @@ const ENV_ALIASES: &[(&str, &str)] = &[
 pub struct Config {
     #[serde(default)]
     pub device: DeviceConfig,
-    pub kafka: KafkaSettings,
-    pub s3: S3Settings,
+    #[serde(default)]
+    pub capture: CaptureConfig,
+    #[serde(default)]
+    pub detect: DetectConfig,
+    #[serde(default)]
+    pub record: RecordConfig,
+    /// Needed to publish; `detect` and recording work without it.
+    pub kafka: Option<KafkaSettings>,
+    /// Needed to upload; `detect` and recording work without it.
+    pub s3: Option<S3Settings>,
 }
 
 /// Who this camera is, as shown in alerts.
@@ -76,7 +88,22 @@ impl Config {
         }
         figment.extract().map_err(Box::new)
     }
+
+    pub fn kafka(&self) -> Result<&KafkaSettings, MissingSection> {
+        self.kafka.as_ref().ok_or(MissingSection("kafka"))
+    }
+
+    pub fn s3(&self) -> Result<&S3Settings, MissingSection> {
+        self.s3.as_ref().ok_or(MissingSection("s3"))
+    }
 }
+
+/// A section this command needs is not in the config (nor in the environment).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the config has no [{0}] section (or EDGE_NODE_{0}__* variables), which this command needs"
+)]
+pub struct MissingSection(&'static str);
 
 #[cfg(test)]
 mod tests {
@@ -107,8 +134,11 @@ mod tests {
         let f = write(GOOD);
         let cfg = Config::load(Some(f.path())).expect("loads");
         assert_eq!(cfg.device.name, "Garage");
-        assert_eq!(cfg.kafka.topic, "ksql_motion_events");
-        assert!(cfg.s3.uses_path_style());
+        assert_eq!(
+            cfg.kafka().map(|k| k.topic.as_str()).ok(),
+            Some("ksql_motion_events")
+        );
+        assert!(cfg.s3().is_ok_and(|s| s.uses_path_style()));
         assert!(!format!("{cfg:?}").contains("from-file"), "secret leaked");
     }
 
@@ -126,6 +156,31 @@ mod tests {
         let err = Config::load(Some(f.path())).expect_err("wrong type");
         let text = format!("{err}");
         assert!(text.contains("name"), "{text}");
+    }
+
+    #[test]
+    fn detection_alone_needs_no_kafka_or_s3() {
+        let f = write("[detect]\nevent_gap = 2\n[capture]\ninput = \"/dev/video0\"\n");
+        let cfg = Config::load(Some(f.path())).expect("loads");
+        assert_eq!(cfg.detect.event_gap, 2);
+        let err = cfg.kafka().expect_err("no kafka");
+        assert!(err.to_string().contains("[kafka]"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_detector_setting_is_named() {
+        let f = write("[detect]\nthreshold = \"150%\"\n");
+        let err = Config::load(Some(f.path())).expect_err("bad threshold");
+        assert!(err.to_string().contains("threshold"), "{err}");
+    }
+
+    #[test]
+    fn the_documented_example_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("edge-node.example.toml");
+        let cfg = Config::load(Some(&path)).expect("the example loads");
+        assert_eq!(cfg.detect, crate::detect::DetectConfig::default());
+        assert_eq!(cfg.record, crate::record::RecordConfig::default());
+        assert_eq!(cfg.capture, crate::capture::CaptureConfig::default());
     }
 
     #[test]

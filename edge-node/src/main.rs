@@ -1,11 +1,16 @@
 //! `edge-node`: the camera-side daemon of Motion in Motion.
 //!
-//! Today it offers `publish` (upload one clip, then announce it on Kafka) and `validate`
-//! (check a config file). Capture, detection, recording and the durable outbox come next;
-//! see ARCHITECTURE.md for where each stage lives.
+//! `run` captures, detects and records continuously; `detect` analyses one input flat out and
+//! prints its events; `publish` uploads one clip, then announces it on Kafka (also usable as
+//! Motion's `on_movie_end` hook); `validate` checks a config file. See ARCHITECTURE.md for where
+//! each stage lives.
 
+mod capture;
+mod commands;
 mod config;
+mod detect;
 mod publish;
+mod record;
 mod upload;
 
 use std::path::{Path, PathBuf};
@@ -17,7 +22,6 @@ use chrono::Local;
 use clap::{Parser, Subcommand};
 use motion_event::{format_time, EventKind, MotionEvent};
 
-use crate::config::Config;
 use crate::publish::Publisher;
 use crate::upload::{content_type_for, object_key, Uploader};
 
@@ -30,6 +34,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Capture, detect and record continuously (until Ctrl-C).
+    Run(commands::run::RunArgs),
+    /// Analyse a whole input as fast as it decodes and print its motion events.
+    Detect(commands::detect::DetectArgs),
     /// Upload a finished clip to S3, then publish its event to Kafka.
     ///
     /// Usable as Motion's `on_movie_end` hook:
@@ -81,6 +89,8 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => commands::run::run(args),
+        Command::Detect(args) => commands::detect::run(args),
         Command::Publish(args) => run_async(publish_clip(args)),
         Command::Validate { config } => validate(&config),
     };
@@ -102,22 +112,27 @@ fn run_async(fut: impl std::future::Future<Output = Result<()>>) -> Result<()> {
         .block_on(fut)
 }
 
-fn load_config(path: Option<&Path>) -> Result<Config> {
-    let what = path.map_or_else(
-        || "settings from EDGE_NODE_* environment variables".to_owned(),
-        |p| format!("config {}", p.display()),
-    );
-    Config::load(path).with_context(|| format!("invalid {what}"))
-}
-
 fn validate(path: &Path) -> Result<()> {
-    let config = load_config(Some(path))?;
+    let config = commands::load_config(Some(path))?;
+    config
+        .capture
+        .validate()
+        .context("invalid [capture] settings")?;
+    config
+        .detect
+        .validate()
+        .context("invalid [detect] settings")?;
+    config
+        .record
+        .validate()
+        .context("invalid [record] settings")?;
+    commands::load_mask(&config.detect)?;
     println!("{config:#?}");
     Ok(())
 }
 
 async fn publish_clip(args: PublishArgs) -> Result<()> {
-    let mut config = load_config(args.config.as_deref())?;
+    let mut config = commands::load_config(args.config.as_deref())?;
     if let Some(id) = args.device_id {
         config.device.id = id;
     }
@@ -129,6 +144,7 @@ async fn publish_clip(args: PublishArgs) -> Result<()> {
         check_file(snapshot, "--snapshot")?;
     }
 
+    let s3 = config.s3()?;
     let now = Local::now();
     let day = now.date_naive();
     let event_id = args
@@ -143,11 +159,8 @@ async fn publish_clip(args: PublishArgs) -> Result<()> {
     let clip_key = object_key(&config.device.id, day, &event_id, &ext);
     let snapshot_key = object_key(&config.device.id, day, &event_id, "jpg");
     let event = MotionEvent {
-        url: config.s3.object_url(&clip_key),
-        snapshot_url: args
-            .snapshot
-            .as_ref()
-            .map(|_| config.s3.object_url(&snapshot_key)),
+        url: s3.object_url(&clip_key),
+        snapshot_url: args.snapshot.as_ref().map(|_| s3.object_url(&snapshot_key)),
         event_id,
         device_id: config.device.id.clone(),
         device_name: config.device.name.clone(),
@@ -161,8 +174,8 @@ async fn publish_clip(args: PublishArgs) -> Result<()> {
     // Refuse bad ids or names before anything is uploaded under them.
     event.validate().context("the event would be invalid")?;
 
-    let uploader = Uploader::new(&config.s3)?;
-    let publisher = Publisher::new(&config.kafka)?;
+    let uploader = Uploader::new(s3)?;
+    let publisher = Publisher::new(config.kafka()?)?;
     if let Some(snapshot) = &args.snapshot {
         uploader
             .upload_file(snapshot, &snapshot_key, content_type_for(snapshot))

@@ -1,0 +1,154 @@
+//! Keeping a camera open: a lost camera (device unplugged, stream ended, URL unreachable) is
+//! logged, reported to the caller as a status, and reopened with exponential backoff and
+//! jitter, never in a tight crash loop.
+
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tracing::{info, warn};
+
+use super::{Capture, CaptureConfig, CaptureError, Frame, Pace, StreamInfo};
+
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// Sleep in slices this long so a stop request is noticed quickly.
+const STOP_POLL: Duration = Duration::from_millis(100);
+
+/// What happened to the camera, for logs and the device-status heartbeat.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CameraStatus {
+    /// Frames are flowing (again).
+    Found(StreamInfo),
+    /// The camera could not be opened or stopped delivering; another try follows.
+    Lost { reason: String, retry_in: Duration },
+}
+
+/// Feeds every frame of the configured input to `on_frame` until it breaks, `stop` is set, or
+/// a file or test pattern ends. Live sources are reopened whenever they fail. Media time is
+/// continuous across reopenings (time since this call for live sources).
+///
+/// Errors only for what a retry cannot fix: bad settings, or a file that cannot be read.
+pub fn supervise(
+    config: &CaptureConfig,
+    with_chroma: bool,
+    pace: Pace,
+    stop: &AtomicBool,
+    mut on_status: impl FnMut(&CameraStatus),
+    mut on_frame: impl FnMut(&Frame, &StreamInfo) -> ControlFlow<()>,
+) -> Result<(), CaptureError> {
+    config.validate()?;
+    let started = Instant::now();
+    let max_wait = Duration::from_secs(config.reconnect_max_s);
+    let mut wait = FIRST_RETRY;
+    let mut frame = Frame::default();
+    while !stop.load(Ordering::Relaxed) {
+        let reason = match Capture::open(config, with_chroma, pace) {
+            Ok(mut capture) => {
+                let info = capture.info();
+                let live = capture.input().is_live();
+                info!(
+                    input = capture.input().describe(),
+                    width = info.width,
+                    height = info.height,
+                    fps = info.fps,
+                    "camera found"
+                );
+                on_status(&CameraStatus::Found(info));
+                let mut delivered = false;
+                let outcome = loop {
+                    if stop.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
+                    match capture.next_frame(&mut frame) {
+                        Ok(true) => {
+                            if live {
+                                frame.at = started.elapsed();
+                            }
+                            delivered = true;
+                            if on_frame(&frame, &info).is_break() {
+                                return Ok(());
+                            }
+                        }
+                        Ok(false) if !live => return Ok(()),
+                        Ok(false) => break "the stream ended".to_owned(),
+                        Err(err) if !live => return Err(err),
+                        Err(err) => break err.to_string(),
+                    }
+                };
+                if delivered {
+                    wait = FIRST_RETRY;
+                }
+                outcome
+            }
+            Err(err @ CaptureError::Setting { .. }) => return Err(err),
+            Err(err) if !is_retryable(config) => return Err(err),
+            Err(err) => err.to_string(),
+        };
+        let retry_in = with_jitter(wait);
+        warn!(reason, retry_in_s = retry_in.as_secs_f32(), "camera lost");
+        on_status(&CameraStatus::Lost { reason, retry_in });
+        let until = Instant::now() + retry_in;
+        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+            thread::sleep(STOP_POLL.min(until.saturating_duration_since(Instant::now())));
+        }
+        wait = (wait * 2).min(max_wait);
+    }
+    Ok(())
+}
+
+/// Only cameras and streams come back by themselves; a file that cannot be read will not.
+fn is_retryable(config: &CaptureConfig) -> bool {
+    super::Input::parse(&config.input).is_ok_and(|i| i.is_live())
+}
+
+/// `wait` plus up to 25%, so cameras that failed together do not retry in lockstep.
+fn with_jitter(wait: Duration) -> Duration {
+    let noise = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    wait + wait.mul_f64(f64::from(noise % 1000) / 4000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_a_quarter() {
+        for _ in 0..100 {
+            let waited = with_jitter(Duration::from_secs(4));
+            assert!(waited >= Duration::from_secs(4) && waited <= Duration::from_secs(5));
+        }
+    }
+
+    #[test]
+    fn an_unreachable_camera_is_reported_lost_and_retried() -> Result<(), CaptureError> {
+        // A port nothing listens on: ffmpeg fails at once, and the supervisor keeps trying.
+        let config = CaptureConfig {
+            input: "rtsp://127.0.0.1:9/none".into(),
+            reconnect_max_s: 1,
+            ..CaptureConfig::default()
+        };
+        let stop = AtomicBool::new(false);
+        let mut lost = Vec::new();
+        supervise(
+            &config,
+            false,
+            Pace::RealTime,
+            &stop,
+            |status| {
+                if let CameraStatus::Lost { reason, .. } = status {
+                    lost.push(reason.clone());
+                    if lost.len() == 2 {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+            },
+            |_, _| ControlFlow::Continue(()),
+        )?;
+        assert_eq!(lost.len(), 2);
+        assert!(lost[0].contains("rtsp://127.0.0.1:9/none"), "{lost:?}");
+        Ok(())
+    }
+}

@@ -1,0 +1,31 @@
+//! The subcommands: each turns its arguments into calls on the stages and reports the result.
+
+pub mod detect;
+pub mod run;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::config::Config;
+use crate::detect::{DetectConfig, Mask};
+
+pub fn load_config(path: Option<&Path>) -> Result<Config> {
+    let what = path.map_or_else(
+        || "settings from EDGE_NODE_* environment variables".to_owned(),
+        |p| format!("config {}", p.display()),
+    );
+    Config::load(path).with_context(|| format!("invalid {what}"))
+}
+
+/// Reads `mask_file`, if set.
+pub fn load_mask(config: &DetectConfig) -> Result<Option<Mask>> {
+    let Some(path) = &config.mask_file else {
+        return Ok(None);
+    };
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("setting `mask_file`: cannot read {}", path.display()))?;
+    let mask = Mask::from_pgm(&bytes)
+        .with_context(|| format!("setting `mask_file`: {}", path.display()))?;
+    Ok(Some(mask))
+}

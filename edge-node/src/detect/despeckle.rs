@@ -1,0 +1,505 @@
+//! The changed-pixel image and its clean-up: Motion's `despeckle_filter` (erode/dilate steps and
+//! labelling of connected areas) and the locate box around what is left.
+//!
+//! The image is stored with a one-pixel border of zeros, so the 3x3 neighbourhood of every real
+//! pixel is in bounds: the filters run as straight passes over byte slices, and labelling needs
+//! no edge checks. Work is limited to the band of rows that has changed pixels.
+//! Not here: deciding which pixels changed (see `reference.rs`) or whether that is motion.
+
+/// Pixel values in [`MotionImage`].
+const UNCHANGED: u8 = 0;
+const CHANGED: u8 = 1;
+/// Labelling: visited, in an area too small to count.
+const VISITED: u8 = 2;
+/// Labelling: in an area that counts.
+const COUNTED: u8 = 3;
+
+/// One step of the filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// `E`: a pixel stays only if its whole 3x3 square is changed.
+    ErodeSquare,
+    /// `e`: a pixel stays only if it and its 4 neighbours are changed.
+    ErodePlus,
+    /// `D`: a pixel becomes changed if any pixel of its 3x3 square is.
+    DilateSquare,
+    /// `d`: a pixel becomes changed if it or one of its 4 neighbours is.
+    DilatePlus,
+}
+
+/// A parsed `despeckle_filter`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Despeckle {
+    steps: Vec<Step>,
+    label: bool,
+}
+
+impl Despeckle {
+    pub(super) fn parse(filter: &str) -> Result<Despeckle, String> {
+        let (steps_text, label) = match filter.strip_suffix('l') {
+            Some(rest) => (rest, true),
+            None => (filter, false),
+        };
+        let steps = steps_text
+            .chars()
+            .map(|c| match c {
+                'E' => Ok(Step::ErodeSquare),
+                'e' => Ok(Step::ErodePlus),
+                'D' => Ok(Step::DilateSquare),
+                'd' => Ok(Step::DilatePlus),
+                'l' => Err(format!(
+                    "`l` (labelling) may only be the last letter, in {filter:?}"
+                )),
+                other => Err(format!(
+                    "unknown step {other:?} in {filter:?}; use E, e, D, d and a final l"
+                )),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Despeckle { steps, label })
+    }
+}
+
+/// What is left of the changed pixels after the filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Cleaned {
+    /// Motion's `diffs`: the pixels left, or with labelling the pixels of areas larger than the
+    /// threshold (if none is, the size of the largest area).
+    pub(super) diffs: u32,
+    /// Whether labelling found an area larger than the threshold.
+    pub(super) counted_areas: bool,
+}
+
+/// Motion's locate box, in pixels of the frame (inclusive bounds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct LocateBox {
+    /// Centre of the changed pixels (mean position), Motion's `%K` and `%L`.
+    pub center_x: u32,
+    pub center_y: u32,
+    /// Left and top edges.
+    pub x: u32,
+    pub y: u32,
+    /// Size, Motion's `%i` and `%J`.
+    pub width: u32,
+    pub height: u32,
+}
+
+/// The binary image of changed pixels, with a border of zeros and reusable work buffers.
+pub(super) struct MotionImage {
+    width: usize,
+    height: usize,
+    /// `width + 2`: one border pixel on each side.
+    stride: usize,
+    /// `stride * (height + 2)` bytes; border rows and columns are always [`UNCHANGED`].
+    pixels: Vec<u8>,
+    scratch: Vec<u8>,
+    /// Labelling work list (pixel indices), kept to avoid allocating per frame.
+    queue: Vec<u32>,
+    /// Padded rows `band.0..=band.1` hold every changed pixel; `None` when there are none.
+    band: Option<(usize, usize)>,
+}
+
+impl MotionImage {
+    pub(super) fn new(width: usize, height: usize) -> MotionImage {
+        let stride = width + 2;
+        let len = stride * (height + 2);
+        MotionImage {
+            width,
+            height,
+            stride,
+            pixels: vec![UNCHANGED; len],
+            scratch: vec![UNCHANGED; len],
+            queue: Vec::new(),
+            band: None,
+        }
+    }
+
+    /// The image's rows without their border, for the difference pass to fill with 0 or 1. The
+    /// caller then reports the rows that received changes with [`MotionImage::set_band`].
+    pub(super) fn rows_mut(&mut self) -> impl Iterator<Item = &mut [u8]> + '_ {
+        let width = self.width;
+        self.pixels
+            .chunks_exact_mut(self.stride)
+            .skip(1)
+            .take(self.height)
+            .map(move |row| &mut row[1..=width])
+    }
+
+    /// Records that frame rows `first..=last` (0-based) hold every changed pixel.
+    pub(super) fn set_band(&mut self, rows: Option<(usize, usize)>) {
+        self.band = rows.map(|(first, last)| (first + 1, last + 1));
+    }
+
+    /// Runs the filter, then counts what is left (and labels it, if asked).
+    pub(super) fn despeckle(&mut self, filter: &Despeckle, threshold: u32) -> Cleaned {
+        for &step in &filter.steps {
+            let Some(band) = self.band else { break };
+            self.band = Some(match step {
+                Step::ErodeSquare => self.square(band, |a, b| a & b),
+                Step::DilateSquare => self.square(self.grow(band), |a, b| a | b),
+                Step::ErodePlus => self.plus(band, |a, b| a & b),
+                Step::DilatePlus => self.plus(self.grow(band), |a, b| a | b),
+            });
+        }
+        if filter.label {
+            self.label(threshold)
+        } else {
+            Cleaned {
+                diffs: self.count(CHANGED),
+                counted_areas: false,
+            }
+        }
+    }
+
+    fn grow(&self, (first, last): (usize, usize)) -> (usize, usize) {
+        (first.saturating_sub(1).max(1), (last + 1).min(self.height))
+    }
+
+    /// A 3x3 square step, done as a horizontal pass into `scratch` and a vertical pass back;
+    /// `out` is the band of rows that will hold every changed pixel after the step.
+    fn square(&mut self, out: (usize, usize), op: impl Fn(u8, u8) -> u8 + Copy) -> (usize, usize) {
+        let s = self.stride;
+        // Horizontal pass over the output rows and the rows either side that are inside the
+        // image; the vertical pass reads nothing else but `scratch`'s border rows, never written.
+        let (first, last) = (out.0.saturating_sub(1).max(1), (out.1 + 1).min(self.height));
+        let (start, end) = (first * s, (last + 1) * s);
+        let src = &self.pixels;
+        for (o, ((l, c), r)) in self.scratch[start..end].iter_mut().zip(
+            src[start - 1..end - 1]
+                .iter()
+                .zip(&src[start..end])
+                .zip(&src[start + 1..end + 1]),
+        ) {
+            *o = op(op(*l, *c), *r);
+        }
+        // Vertical pass into the image.
+        let (start, end) = (out.0 * s, (out.1 + 1) * s);
+        let src = &self.scratch;
+        for (o, ((u, c), d)) in self.pixels[start..end].iter_mut().zip(
+            src[start - s..end - s]
+                .iter()
+                .zip(&src[start..end])
+                .zip(&src[start + s..end + s]),
+        ) {
+            *o = op(op(*u, *c), *d);
+        }
+        self.clear_border_columns(out);
+        out
+    }
+
+    /// A plus-shaped step, computed into `scratch` over the output rows and copied back.
+    fn plus(&mut self, out: (usize, usize), op: impl Fn(u8, u8) -> u8 + Copy) -> (usize, usize) {
+        let s = self.stride;
+        let (start, end) = (out.0 * s, (out.1 + 1) * s);
+        let src = &self.pixels;
+        for (o, ((((u, l), c), r), d)) in self.scratch[start..end].iter_mut().zip(
+            src[start - s..end - s]
+                .iter()
+                .zip(&src[start - 1..end - 1])
+                .zip(&src[start..end])
+                .zip(&src[start + 1..end + 1])
+                .zip(&src[start + s..end + s]),
+        ) {
+            *o = op(op(op(op(*u, *l), *c), *r), *d);
+        }
+        self.pixels[start..end].copy_from_slice(&self.scratch[start..end]);
+        self.clear_border_columns(out);
+        out
+    }
+
+    fn clear_border_columns(&mut self, (first, last): (usize, usize)) {
+        let s = self.stride;
+        for row in self.pixels[first * s..(last + 1) * s].chunks_exact_mut(s) {
+            row[0] = UNCHANGED;
+            row[s - 1] = UNCHANGED;
+        }
+    }
+
+    fn band_pixels(&self) -> &[u8] {
+        match self.band {
+            Some((first, last)) => &self.pixels[first * self.stride..(last + 1) * self.stride],
+            None => &[],
+        }
+    }
+
+    fn count(&self, value: u8) -> u32 {
+        self.band_pixels()
+            .iter()
+            .map(|&p| u32::from(p == value))
+            .sum()
+    }
+
+    /// Motion's `alg_labeling`: flood-fills 8-connected areas; areas larger than `threshold`
+    /// are marked [`COUNTED`] and their sizes summed. If none is that large, `diffs` is the size
+    /// of the largest area.
+    fn label(&mut self, threshold: u32) -> Cleaned {
+        let Some((first, last)) = self.band else {
+            return Cleaned {
+                diffs: 0,
+                counted_areas: false,
+            };
+        };
+        let s = self.stride;
+        let neighbours = [s + 1, s, s - 1, 1];
+        let (mut counted, mut largest) = (0u32, 0u32);
+        for seed in first * s..(last + 1) * s {
+            if self.pixels[seed] != CHANGED {
+                continue;
+            }
+            self.queue.clear();
+            self.queue.push(index_u32(seed));
+            self.pixels[seed] = VISITED;
+            let mut next = 0;
+            while let Some(&index) = self.queue.get(next) {
+                next += 1;
+                let index = index as usize;
+                for offset in neighbours {
+                    // The border of zeros keeps both neighbours inside the buffer.
+                    for n in [index - offset, index + offset] {
+                        if self.pixels[n] == CHANGED {
+                            self.pixels[n] = VISITED;
+                            self.queue.push(index_u32(n));
+                        }
+                    }
+                }
+            }
+            let size = index_u32(self.queue.len());
+            largest = largest.max(size);
+            if size > threshold {
+                counted += size;
+                for &index in &self.queue {
+                    self.pixels[index as usize] = COUNTED;
+                }
+            }
+        }
+        if counted > 0 {
+            Cleaned {
+                diffs: counted,
+                counted_areas: true,
+            }
+        } else {
+            Cleaned {
+                diffs: largest,
+                counted_areas: false,
+            }
+        }
+    }
+
+    /// Motion's `alg_locate_center_size`: the centre of the pixels that count, and a box of
+    /// ±2 mean absolute deviations around it, taller upwards (-3/+2) so heads fit.
+    pub(super) fn locate(&self, cleaned: Cleaned) -> Option<LocateBox> {
+        let target = if cleaned.counted_areas {
+            COUNTED
+        } else {
+            CHANGED
+        };
+        let (first, _) = self.band?;
+        let rows = self.band_pixels().chunks_exact(self.stride);
+        let each = || {
+            rows.clone().enumerate().flat_map(move |(r, row)| {
+                row.iter()
+                    .enumerate()
+                    .filter(move |&(_, &p)| p == target)
+                    // Padded to frame coordinates.
+                    .map(move |(x, _)| (x as u64 - 1, (first + r) as u64 - 1))
+            })
+        };
+        let (mut n, mut sum_x, mut sum_y) = (0u64, 0u64, 0u64);
+        for (x, y) in each() {
+            n += 1;
+            sum_x += x;
+            sum_y += y;
+        }
+        if n == 0 {
+            return None;
+        }
+        let (cx, cy) = (sum_x / n, sum_y / n);
+        let (mut dist_x, mut dist_y) = (0u64, 0u64);
+        for (x, y) in each() {
+            dist_x += x.abs_diff(cx);
+            dist_y += y.abs_diff(cy);
+        }
+        let (dev_x, dev_y) = (dist_x / n, dist_y / n);
+        let max_x = self.width as u64 - 1;
+        let max_y = self.height as u64 - 1;
+        let left = cx.saturating_sub(2 * dev_x);
+        let right = (cx + 2 * dev_x).min(max_x);
+        let top = cy.saturating_sub(3 * dev_y);
+        let bottom = (cy + 2 * dev_y).min(max_y);
+        let to_u32 = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        Some(LocateBox {
+            center_x: to_u32(cx),
+            center_y: to_u32(cy),
+            x: to_u32(left),
+            y: to_u32(top),
+            width: to_u32(right - left + 1),
+            height: to_u32(bottom - top + 1),
+        })
+    }
+}
+
+/// Pixel indices fit in u32: frames are at most u32::MAX pixels (checked by the detector).
+fn index_u32(index: usize) -> u32 {
+    u32::try_from(index).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds an image from rows of `.` (unchanged) and `#` (changed).
+    fn image(rows: &[&str]) -> MotionImage {
+        let (width, height) = (rows[0].len(), rows.len());
+        let mut image = MotionImage::new(width, height);
+        let mut band = None;
+        for (y, (out, text)) in image.rows_mut().zip(rows).enumerate() {
+            for (o, c) in out.iter_mut().zip(text.bytes()) {
+                *o = u8::from(c == b'#');
+            }
+            if text.contains('#') {
+                band = Some(band.map_or((y, y), |(first, _)| (first, y)));
+            }
+        }
+        image.set_band(band);
+        image
+    }
+
+    fn render(image: &mut MotionImage) -> Vec<String> {
+        let width = image.width;
+        image
+            .rows_mut()
+            .map(|row| {
+                row[..width]
+                    .iter()
+                    .map(|&p| match p {
+                        UNCHANGED => '.',
+                        CHANGED => '#',
+                        VISITED => 'v',
+                        _ => 'C',
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn filter(text: &str) -> Despeckle {
+        Despeckle::parse(text).expect("valid filter")
+    }
+
+    #[test]
+    fn parse_accepts_motion_filters_and_names_bad_letters() {
+        assert_eq!(filter("EedDl").steps.len(), 4);
+        assert!(filter("EedDl").label);
+        assert!(!filter("").label);
+        let err = Despeckle::parse("EXl").expect_err("X is not a step");
+        assert!(err.contains("unknown step 'X'"), "{err}");
+        let err = Despeckle::parse("lE").expect_err("l must be last");
+        assert!(err.contains("last letter"), "{err}");
+    }
+
+    #[test]
+    fn erode_then_dilate_removes_isolated_pixels_and_keeps_blocks() {
+        let mut img = image(&[
+            "#.........",
+            "....#.....",
+            ".......###",
+            "..#....###",
+            ".......###",
+            "#.........",
+        ]);
+        let cleaned = img.despeckle(&filter("ED"), 0);
+        assert_eq!(cleaned.diffs, 9);
+        assert_eq!(
+            render(&mut img),
+            [
+                "..........",
+                "..........",
+                ".......###",
+                ".......###",
+                ".......###",
+                "..........",
+            ]
+        );
+    }
+
+    #[test]
+    fn dilate_does_not_leak_through_the_border() {
+        let mut img = image(&["...#", "....", "#..."]);
+        img.despeckle(&filter("D"), 0);
+        assert_eq!(render(&mut img), ["..##", "####", "##.."]);
+        img.despeckle(&filter("d"), 0);
+        assert_eq!(render(&mut img), ["####", "####", "####"]);
+    }
+
+    #[test]
+    fn plus_erode_keeps_only_pixels_with_four_changed_neighbours() {
+        let mut img = image(&[".#...", "###..", ".#...", "....."]);
+        let cleaned = img.despeckle(&filter("e"), 0);
+        assert_eq!(cleaned.diffs, 1);
+        assert_eq!(render(&mut img), [".....", ".#...", ".....", "....."]);
+    }
+
+    #[test]
+    fn labelling_counts_only_areas_above_threshold() {
+        let mut img = image(&["##.......#", "##......#.", "......##..", "#........."]);
+        // Areas: 4 (top left), 4 (the diagonal line, 8-connected), 1.
+        let cleaned = img.despeckle(&filter("l"), 3);
+        assert_eq!(
+            cleaned,
+            Cleaned {
+                diffs: 8,
+                counted_areas: true
+            }
+        );
+        assert_eq!(
+            render(&mut img),
+            ["CC.......C", "CC......C.", "......CC..", "v........."]
+        );
+        let mut img = image(&["##..", "....", "...#"]);
+        let cleaned = img.despeckle(&filter("l"), 5);
+        assert_eq!(
+            cleaned,
+            Cleaned {
+                diffs: 2,
+                counted_areas: false
+            }
+        );
+    }
+
+    #[test]
+    fn locate_box_surrounds_a_block_and_is_taller_upwards() {
+        let mut rows = vec![".".repeat(40); 30];
+        for row in &mut rows[10..18] {
+            row.replace_range(20..28, "########");
+        }
+        let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+        let mut img = image(&rows);
+        let cleaned = img.despeckle(&filter("l"), 10);
+        let found = img.locate(cleaned).expect("a box");
+        // Centre (23, 13) ± 2 × mean deviation 2 in x; -3 × 2, +2 × 2 in y.
+        assert_eq!(
+            found,
+            LocateBox {
+                center_x: 23,
+                center_y: 13,
+                x: 19,
+                y: 7,
+                width: 9,
+                height: 11,
+            }
+        );
+    }
+
+    #[test]
+    fn stale_rows_outside_the_band_do_not_come_back() {
+        let mut img = image(&["###.", "###.", "###.", "....", "...."]);
+        img.despeckle(&filter("D"), 0);
+        // A later frame with changes only at the bottom.
+        let mut img2 = img;
+        for (y, row) in img2.rows_mut().enumerate() {
+            row.fill(u8::from(y == 4));
+        }
+        img2.set_band(Some((4, 4)));
+        img2.despeckle(&filter("D"), 0);
+        assert_eq!(render(&mut img2), ["....", "....", "....", "####", "####"]);
+    }
+}

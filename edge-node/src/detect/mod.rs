@@ -1,0 +1,482 @@
+//! The motion detector: grey frames in, one verdict per frame out, in the spirit of the Motion
+//! daemon 4.5 (`alg.c`), so its settings and behaviour carry over.
+//!
+//! Per frame: difference against a reference frame (a background model that keeps moving
+//! pixels out and takes in slow drift and, after 10 s, objects that stopped), a per-pixel change
+//! limit that tunes itself to the sensor noise, a mask, light-change compensation, the
+//! `despeckle_filter` clean-up with labelling, the threshold, Motion's locate box, and events
+//! (`minimum_motion_frames`, `post_capture`, `event_gap`) in media time.
+//!
+//! Architecture invariant: the detector is pure. No IO (the caller reads `mask_file`), no clock
+//! (time is the frame's media time, passed in), no threads, no allocation per frame. Any frame
+//! source can drive it, and a test can replay frames exactly.
+//! Not here: decoding, frame-rate limiting (the caller decides which frames to analyse),
+//! recording and the pre-capture buffer (the caller keeps frames; the verdict says which belong
+//! to an event).
+
+mod cadence;
+mod config;
+mod despeckle;
+mod error;
+mod events;
+mod lightswitch;
+mod mask;
+mod reference;
+mod tune;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use self::cadence::Cadence;
+pub use self::config::DetectConfig;
+pub use self::despeckle::LocateBox;
+pub use self::error::DetectError;
+pub use self::events::{EventEnd, EventStart};
+pub use self::mask::Mask;
+
+use self::despeckle::{Despeckle, MotionImage};
+use self::events::EventTracker;
+use self::lightswitch::LightMapper;
+use self::reference::{mask_limits, Limits, Reference};
+use self::tune::{tuned_noise, ThresholdTune};
+
+/// Motion's `ACCEPT_STATIC_OBJECT_TIME`: an object that stops moving joins the reference after
+/// this long.
+const ACCEPT_STATIC_OBJECT: Duration = Duration::from_secs(10);
+/// `noise_tune` runs at most this often.
+const NOISE_TUNE_INTERVAL: Duration = Duration::from_secs(1);
+/// Motion's quick check looks at about this many pixels per frame.
+const QUICK_CHECK_SAMPLES: usize = 10_000;
+/// After a light change, a frame is still settling when more than this fraction of
+/// `lightswitch_percent` of its pixels differ.
+const SETTLING_SHARE: u32 = 4;
+/// Frame interval assumed until two frames have been seen (Motion's default 15 fps).
+const DEFAULT_FRAME_INTERVAL: Duration = Duration::from_nanos(1_000_000_000 / 15);
+
+/// One frame's luma (Y) plane: `width * height` bytes, row by row, no padding.
+#[derive(Debug, Clone, Copy)]
+pub struct GrayFrame<'a> {
+    width: u32,
+    height: u32,
+    luma: &'a [u8],
+}
+
+impl<'a> GrayFrame<'a> {
+    pub fn new(width: u32, height: u32, luma: &'a [u8]) -> Result<GrayFrame<'a>, DetectError> {
+        if mask::pixel_count(width, height) != Some(luma.len()) {
+            return Err(DetectError::Frame(format!(
+                "{width}x{height} pixels need {} bytes of luma, got {}",
+                u64::from(width) * u64::from(height),
+                luma.len()
+            )));
+        }
+        Ok(GrayFrame {
+            width,
+            height,
+            luma,
+        })
+    }
+}
+
+/// What the detector did about a global light change in this frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Lightswitch {
+    /// The reference's brightness was mapped onto this frame's, and detection went on against
+    /// the mapped reference (on the change and for `lightswitch_frames` frames after it).
+    Compensated,
+    /// The change could not be mapped: this frame became the reference, no detection (Motion's
+    /// lightswitch).
+    Reset,
+    /// Detection is paused for `lightswitch_frames` frames after a reset.
+    Paused,
+}
+
+/// The detector's verdict on one frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FrameVerdict {
+    /// Motion's `diffs` (`%D`): changed pixels after `despeckle_filter` (with labelling, the
+    /// pixels of areas larger than the threshold, or else the largest area). When the quick
+    /// check found the frame quiet, an estimate from 1 pixel in `width * height / 10000`;
+    /// 0 when detection is paused.
+    pub changed_pixels: u32,
+    /// `threshold < changed_pixels < threshold_maximum`.
+    pub motion: bool,
+    /// Motion's locate box around the changed pixels, on motion frames.
+    pub locate: Option<LocateBox>,
+    /// The per-pixel change limit in use (`%N`).
+    pub noise: u8,
+    /// The threshold in use, in pixels (`%o`); below `threshold` only with `threshold_tune`.
+    pub threshold: u32,
+    /// Set when a global light change was handled in this frame.
+    pub lightswitch: Option<Lightswitch>,
+    /// The open event ended before this frame (this frame is not part of it).
+    pub event_end: Option<EventEnd>,
+    /// An event starts with this frame (after `event_end`, if both are set).
+    pub event_start: Option<EventStart>,
+    /// This frame belongs in the event's recording (a trigger or post-capture frame).
+    pub save: bool,
+    /// An event is open after this frame.
+    pub in_event: bool,
+}
+
+impl FrameVerdict {
+    /// The verdict for a frame the caller chose not to analyse (see [`Cadence`]): nothing
+    /// happened, nothing to save, no event open.
+    pub fn skipped() -> FrameVerdict {
+        FrameVerdict {
+            changed_pixels: 0,
+            motion: false,
+            locate: None,
+            noise: 0,
+            threshold: 0,
+            lightswitch: None,
+            event_end: None,
+            event_start: None,
+            save: false,
+            in_event: false,
+        }
+    }
+}
+
+/// What the pixel passes found, before events.
+#[derive(Debug, Default)]
+struct Analysis {
+    changed: u32,
+    motion: bool,
+    locate: Option<LocateBox>,
+    lightswitch: Option<Lightswitch>,
+}
+
+struct LightswitchSettings {
+    /// More changed pixels than this is a light change.
+    pixels: u32,
+    frames: u32,
+    mapper: LightMapper,
+}
+
+/// Motion's detection for one camera. Feed it every frame to analyse, in order.
+pub struct Detector {
+    width: u32,
+    height: u32,
+    // Settings, resolved for this frame size.
+    threshold: u32,
+    threshold_maximum: Option<u32>,
+    noise_level: u8,
+    noise_tune: bool,
+    despeckle: Despeckle,
+    lightswitch: Option<LightswitchSettings>,
+    mask: Option<Mask>,
+    quick_step: usize,
+    // State.
+    reference: Reference,
+    image: MotionImage,
+    /// Per-pixel change limits (only with a mask), recomputed when `noise` changes.
+    mask_limits: Option<Vec<u8>>,
+    noise: u8,
+    working_threshold: u32,
+    threshold_tune: Option<ThresholdTune>,
+    events: EventTracker,
+    last_time: Option<Duration>,
+    frame_interval: Option<Duration>,
+    next_noise_tune: Duration,
+    previous_motion: bool,
+    /// Frames left in which the reference's brightness is mapped (after a light change).
+    map_frames_left: u32,
+    /// Frames left in which detection is paused (after a reset).
+    pause_frames_left: u32,
+    /// The previous frame, kept only while a light change settles.
+    previous: Vec<u8>,
+    /// Pixels whose reference level the last light change split (see `absorb_still`).
+    ambiguous: Vec<bool>,
+}
+
+impl Detector {
+    /// A detector for `width` x `height` frames. `mask` is the decoded `mask_file`, if any; it
+    /// must have the frames' size.
+    pub fn new(
+        width: u32,
+        height: u32,
+        config: &DetectConfig,
+        mask: Option<Mask>,
+    ) -> Result<Detector, DetectError> {
+        config.validate()?;
+        let frame_pixels = mask::pixel_count(width, height)
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|&n| n > 0 && n < u32::MAX / 2)
+            .ok_or_else(|| {
+                DetectError::Frame(format!("frame size {width}x{height} is not usable"))
+            })?;
+        let threshold = config.threshold.pixels(frame_pixels);
+        if threshold == 0 {
+            return Err(DetectError::setting(
+                "threshold",
+                format!(
+                    "{} is less than one pixel at {width}x{height}",
+                    config.threshold
+                ),
+            ));
+        }
+        let threshold_maximum = match config.threshold_maximum.pixels(frame_pixels) {
+            0 => None,
+            max if max <= threshold => return Err(config.maximum_too_low()),
+            max => Some(max),
+        };
+        if let Some(mask) = &mask {
+            if (mask.width(), mask.height()) != (width, height) {
+                return Err(DetectError::MaskSize {
+                    mask_width: mask.width(),
+                    mask_height: mask.height(),
+                    width,
+                    height,
+                });
+            }
+        }
+        let despeckle = Despeckle::parse(&config.despeckle_filter)
+            .map_err(|reason| DetectError::setting("despeckle_filter", reason))?;
+        let lightswitch = (config.lightswitch_percent > 0).then(|| LightswitchSettings {
+            pixels: u32::try_from(
+                u64::from(frame_pixels) * u64::from(config.lightswitch_percent) / 100,
+            )
+            .unwrap_or(u32::MAX),
+            frames: config.lightswitch_frames,
+            mapper: LightMapper::new(),
+        });
+        let (w, h) = (width as usize, height as usize);
+        let mut detector = Detector {
+            width,
+            height,
+            threshold,
+            threshold_maximum,
+            noise_level: config.noise_level,
+            noise_tune: config.noise_tune,
+            despeckle,
+            lightswitch,
+            mask_limits: mask.as_ref().map(|_| vec![0; w * h]),
+            mask,
+            quick_step: (w * h / QUICK_CHECK_SAMPLES).max(1),
+            reference: Reference::new(w, h),
+            image: MotionImage::new(w, h),
+            noise: config.noise_level,
+            working_threshold: threshold,
+            threshold_tune: config.threshold_tune.then(|| ThresholdTune::new(threshold)),
+            events: EventTracker::new(
+                config.minimum_motion_frames,
+                Duration::from_secs(config.event_gap),
+                config.pre_capture,
+                config.post_capture,
+            ),
+            last_time: None,
+            frame_interval: None,
+            next_noise_tune: Duration::ZERO,
+            previous_motion: false,
+            map_frames_left: 0,
+            pause_frames_left: 0,
+            previous: Vec::new(),
+            ambiguous: Vec::new(),
+        };
+        detector.set_noise(config.noise_level);
+        Ok(detector)
+    }
+
+    /// Analyses the next frame; `at` is its media time (not wall-clock time), which should not
+    /// go backwards. The first frame becomes the reference and never has motion.
+    pub fn process(
+        &mut self,
+        frame: &GrayFrame<'_>,
+        at: Duration,
+    ) -> Result<FrameVerdict, DetectError> {
+        if (frame.width, frame.height) != (self.width, self.height) {
+            return Err(DetectError::Frame(format!(
+                "frame is {}x{} but the detector was made for {}x{}",
+                frame.width, frame.height, self.width, self.height
+            )));
+        }
+        let luma = frame.luma;
+        let Some(previous) = self.last_time.replace(at) else {
+            self.reference.reset(luma);
+            self.next_noise_tune = at + NOISE_TUNE_INTERVAL;
+            return Ok(self.verdict(at, Analysis::default()));
+        };
+        self.note_interval(at.saturating_sub(previous));
+
+        let analysis = self.analyse(luma);
+        let quiet = !analysis.motion && analysis.lightswitch.is_none();
+        if self.noise_tune && quiet && !self.events.is_open() && at >= self.next_noise_tune {
+            let sample = self
+                .reference
+                .noise_sample(luma, self.mask.as_ref().map(Mask::weights));
+            self.set_noise(tuned_noise(self.noise, self.noise_level, sample));
+            self.next_noise_tune = at + NOISE_TUNE_INTERVAL;
+        }
+        if analysis.lightswitch != Some(Lightswitch::Reset) {
+            let limits = limits(&self.mask_limits, self.noise);
+            let accept_after = self.accept_after();
+            self.reference
+                .update(luma, limits, self.noise, accept_after);
+        }
+        if let Some(tune) = &mut self.threshold_tune {
+            if analysis.lightswitch.is_none() {
+                self.working_threshold = tune.step(
+                    analysis.changed,
+                    analysis.motion,
+                    self.working_threshold,
+                    self.threshold,
+                );
+            }
+        }
+        Ok(self.verdict(at, analysis))
+    }
+
+    /// The pixel work for one frame (not the first).
+    fn analyse(&mut self, frame: &[u8]) -> Analysis {
+        if self.pause_frames_left > 0 {
+            self.pause_frames_left -= 1;
+            return Analysis {
+                lightswitch: Some(Lightswitch::Paused),
+                ..Analysis::default()
+            };
+        }
+        let limits = limits(&self.mask_limits, self.noise);
+        // Motion's quick check: while nothing is going on, a sample decides whether the full
+        // difference is worth computing.
+        let busy = self.events.is_open() || self.previous_motion || self.map_frames_left > 0;
+        if !busy {
+            let estimate = self
+                .reference
+                .sampled_changes(frame, limits, self.quick_step);
+            let light_change = self.lightswitch.as_ref().map_or(u32::MAX, |l| l.pixels);
+            if estimate <= (self.working_threshold / 2).min(light_change) {
+                return Analysis {
+                    changed: estimate,
+                    ..Analysis::default()
+                };
+            }
+        }
+        let mut changed = self.reference.difference(frame, limits, &mut self.image);
+        let mut lightswitch = None;
+        let mut defer = false;
+        if let Some(settings) = &mut self.lightswitch {
+            let triggered = changed > settings.pixels;
+            // While the exposure settles after a light change, map again only if the frame
+            // still differs broadly. Mapping a frame where just an object differs would learn
+            // the object's brightness for the reference levels under it (those pixels are
+            // kept out of the reference, so they pile up on one level) and erase it.
+            let settling = self.map_frames_left > 0;
+            if triggered || (settling && changed > settings.pixels / SETTLING_SHARE) {
+                let weights = self.mask.as_ref().map(Mask::weights);
+                let map = settings.mapper.map(self.reference.pixels(), frame, weights);
+                let levels = settings.mapper.ambiguous_levels(self.noise / 2);
+                if triggered {
+                    self.ambiguous.clear();
+                }
+                self.ambiguous.resize(frame.len(), false);
+                for (a, &r) in self.ambiguous.iter_mut().zip(self.reference.pixels()) {
+                    *a |= levels[usize::from(r)];
+                }
+                self.reference.remap(&map);
+                changed = self.reference.difference(frame, limits, &mut self.image);
+                if changed > settings.pixels {
+                    // Not a change of brightness alone: do what Motion does.
+                    self.reference.reset(frame);
+                    self.map_frames_left = 0;
+                    self.pause_frames_left = settings.frames;
+                    return Analysis {
+                        lightswitch: Some(Lightswitch::Reset),
+                        ..Analysis::default()
+                    };
+                }
+                lightswitch = Some(Lightswitch::Compensated);
+            }
+            if triggered {
+                // What the map left over may be a moving object or a patch the map could not
+                // follow; the next frames tell them apart, so this one decides nothing.
+                self.map_frames_left = settings.frames;
+                defer = true;
+            } else if settling {
+                // The image, not `changed`, is what counts from here on.
+                self.reference.absorb_still(
+                    frame,
+                    &self.previous,
+                    &self.ambiguous,
+                    self.noise,
+                    &mut self.image,
+                );
+                self.map_frames_left -= 1;
+                lightswitch = Some(Lightswitch::Compensated);
+            }
+            if self.map_frames_left > 0 {
+                self.previous.clear();
+                self.previous.extend_from_slice(frame);
+            }
+        }
+        let cleaned = self
+            .image
+            .despeckle(&self.despeckle, self.working_threshold);
+        let motion = !defer
+            && cleaned.diffs > self.working_threshold
+            && self
+                .threshold_maximum
+                .map_or(true, |max| cleaned.diffs < max);
+        Analysis {
+            changed: cleaned.diffs,
+            motion,
+            locate: if motion {
+                self.image.locate(cleaned)
+            } else {
+                None
+            },
+            lightswitch,
+        }
+    }
+
+    fn verdict(&mut self, at: Duration, analysis: Analysis) -> FrameVerdict {
+        let step = self.events.step(at, analysis.motion);
+        self.previous_motion = analysis.motion;
+        FrameVerdict {
+            changed_pixels: analysis.changed,
+            motion: analysis.motion,
+            locate: analysis.locate,
+            noise: self.noise,
+            threshold: self.working_threshold,
+            lightswitch: analysis.lightswitch,
+            event_end: step.ended,
+            event_start: step.started,
+            save: step.save,
+            in_event: step.in_event,
+        }
+    }
+
+    fn set_noise(&mut self, noise: u8) {
+        self.noise = noise;
+        if let (Some(mask), Some(limits)) = (&self.mask, &mut self.mask_limits) {
+            mask_limits(mask.weights(), noise, limits);
+        }
+    }
+
+    /// Tracks the time between analysed frames (a running average, stalls capped).
+    fn note_interval(&mut self, interval: Duration) {
+        if interval.is_zero() {
+            return;
+        }
+        let interval = interval.min(ACCEPT_STATIC_OBJECT);
+        self.frame_interval = Some(match self.frame_interval {
+            None => interval,
+            Some(average) => (average * 7 + interval) / 8,
+        });
+    }
+
+    /// Frames a pixel may stay out of the reference before it is accepted into it.
+    fn accept_after(&self) -> u16 {
+        let interval = self.frame_interval.unwrap_or(DEFAULT_FRAME_INTERVAL);
+        let frames = ACCEPT_STATIC_OBJECT.as_nanos() / interval.as_nanos().max(1);
+        u16::try_from(frames.clamp(1, u128::from(u16::MAX - 1))).unwrap_or(u16::MAX - 1)
+    }
+}
+
+fn limits(mask_limits: &Option<Vec<u8>>, noise: u8) -> Limits<'_> {
+    match mask_limits {
+        Some(limits) => Limits::PerPixel(limits),
+        None => Limits::Uniform(noise),
+    }
+}
