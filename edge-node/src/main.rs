@@ -114,19 +114,7 @@ fn run_async(fut: impl std::future::Future<Output = Result<()>>) -> Result<()> {
 
 fn validate(path: &Path) -> Result<()> {
     let config = commands::load_config(Some(path))?;
-    config
-        .capture
-        .validate()
-        .context("invalid [capture] settings")?;
-    config
-        .detect
-        .validate()
-        .context("invalid [detect] settings")?;
-    config
-        .record
-        .validate()
-        .context("invalid [record] settings")?;
-    commands::load_mask(&config.detect)?;
+    commands::check_stages(&config)?;
     println!("{config:#?}");
     Ok(())
 }

@@ -85,40 +85,38 @@ impl FfmpegProcess {
 
     /// The stream broke: stop ffmpeg and say why it failed, if it said.
     pub(super) fn failure(mut self) -> Option<CaptureError> {
-        let status = self.stop();
-        let stderr = self
-            .stderr
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
-        (!stderr.is_empty() || status.as_ref().is_some_and(|s| !s.success())).then(|| {
-            CaptureError::Ffmpeg {
-                input: self.source.clone(),
-                status: status.map_or_else(|| "killed".into(), |s| s.to_string()),
-                stderr: if stderr.is_empty() {
-                    "no message".into()
-                } else {
-                    stderr
-                },
-            }
-        })
+        let (status, stderr) = self.stop_and_collect();
+        (!stderr.is_empty() || status.as_ref().is_some_and(|s| !s.success()))
+            .then(|| self.error(status, stderr))
     }
 
     /// The stream ended: ffmpeg should have exited cleanly.
     pub(super) fn finish(mut self) -> Result<(), CaptureError> {
+        match self.stop_and_collect() {
+            (Some(status), _) if status.success() => Ok(()),
+            (status, stderr) => Err(self.error(status, stderr)),
+        }
+    }
+
+    fn stop_and_collect(&mut self) -> (Option<std::process::ExitStatus>, String) {
         let status = self.stop();
         let stderr = self
             .stderr
             .take()
             .and_then(|h| h.join().ok())
             .unwrap_or_default();
-        match status {
-            Some(status) if status.success() => Ok(()),
-            status => Err(CaptureError::Ffmpeg {
-                input: self.source.clone(),
-                status: status.map_or_else(|| "killed".into(), |s| s.to_string()),
-                stderr,
-            }),
+        (status, stderr)
+    }
+
+    fn error(&self, status: Option<std::process::ExitStatus>, stderr: String) -> CaptureError {
+        CaptureError::Ffmpeg {
+            input: self.source.clone(),
+            status: status.map_or_else(|| "killed".into(), |s| s.to_string()),
+            stderr: if stderr.is_empty() {
+                "no message".into()
+            } else {
+                stderr
+            },
         }
     }
 

@@ -18,6 +18,24 @@ pub fn load_config(path: Option<&Path>) -> Result<Config> {
     Config::load(path).with_context(|| format!("invalid {what}"))
 }
 
+/// Checks the capture, detect and record settings (naming the section and setting at fault)
+/// and reads the mask, so a bad config fails before any camera is opened.
+pub fn check_stages(config: &Config) -> Result<Option<Mask>> {
+    config
+        .capture
+        .validate()
+        .context("invalid [capture] settings")?;
+    config
+        .detect
+        .validate()
+        .context("invalid [detect] settings")?;
+    config
+        .record
+        .validate()
+        .context("invalid [record] settings")?;
+    load_mask(&config.detect)
+}
+
 /// Reads `mask_file`, if set.
 pub fn load_mask(config: &DetectConfig) -> Result<Option<Mask>> {
     let Some(path) = &config.mask_file else {

@@ -39,19 +39,7 @@ struct Stages {
 
 pub fn run(args: RunArgs) -> Result<()> {
     let config = super::load_config(Some(&args.config))?;
-    config
-        .capture
-        .validate()
-        .context("invalid [capture] settings")?;
-    config
-        .detect
-        .validate()
-        .context("invalid [detect] settings")?;
-    config
-        .record
-        .validate()
-        .context("invalid [record] settings")?;
-    let mask = super::load_mask(&config.detect)?;
+    let mask = super::check_stages(&config)?;
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = Arc::clone(&stop);
