@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use motion_e2e::{bin, repo_root};
+use motion_e2e::{bin, ffmpeg, repo_root};
 use serde_json::Value;
 
 const START_TOLERANCE_S: f64 = 0.5;
@@ -40,25 +40,15 @@ fn scenarios() -> Vec<Scenario> {
 
 fn generate(dir: &Path, scenario: &Scenario, ext: &str) -> PathBuf {
     let path = dir.join(format!("{}.{ext}", scenario.name));
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args([
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-y",
-        "-filter_complex",
-    ])
-    .arg(&scenario.filter)
-    .args(["-map", "[out]"]);
+    let mut args = vec!["-filter_complex", &scenario.filter, "-map", "[out]"];
     if ext == "mp4" {
         // Like an IP camera: H.264 High, no B-frames, a keyframe every 2 s.
-        cmd.args([
+        args.extend([
             "-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-g", "30", "-b:v", "1500k",
             "-maxrate", "2000k", "-bufsize", "2000k",
         ]);
     }
-    let status = cmd.arg(&path).status().expect("ffmpeg runs");
-    assert!(status.success(), "ffmpeg could not make {}", path.display());
+    ffmpeg(&args, &path);
     path
 }
 

@@ -147,32 +147,40 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
 
+/// Runs `ffmpeg -hide_banner -loglevel error -y ARGS OUTPUT` and panics unless it succeeds.
+pub fn ffmpeg(args: &[&str], output: &Path) {
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .arg(output)
+        .status()
+        .expect("ffmpeg runs (install it with scripts/install-deps)");
+    assert!(
+        status.success(),
+        "ffmpeg failed to make {}",
+        output.display()
+    );
+}
+
 /// A short H.264 MP4 made with ffmpeg's test source.
 pub fn make_clip(dir: &Path, name: &str, seconds: u32) -> PathBuf {
     let path = dir.join(name);
-    let status = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
+    let source = format!("testsrc=size=320x240:rate=15:duration={seconds}");
+    ffmpeg(
+        &[
             "-f",
             "lavfi",
             "-i",
-        ])
-        .arg(format!("testsrc=size=320x240:rate=15:duration={seconds}"))
-        .args([
+            &source,
             "-c:v",
             "libx264",
             "-pix_fmt",
             "yuv420p",
             "-movflags",
             "+faststart",
-        ])
-        .arg(&path)
-        .status()
-        .expect("ffmpeg runs (install it with scripts/install-deps)");
-    assert!(status.success(), "ffmpeg failed to make {}", path.display());
+        ],
+        &path,
+    );
     path
 }
 
