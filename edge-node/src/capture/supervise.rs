@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::{info, warn};
 
-use super::{Capture, CaptureConfig, CaptureError, Frame, Pace, StreamInfo};
+use super::{Capture, CaptureConfig, CaptureError, Frame, Input, Pace, StreamInfo};
 
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// Sleep in slices this long so a stop request is noticed quickly.
@@ -38,6 +38,8 @@ pub fn supervise(
     mut on_frame: impl FnMut(&Frame, &StreamInfo) -> ControlFlow<()>,
 ) -> Result<(), CaptureError> {
     config.validate()?;
+    // Only cameras and streams come back by themselves; a file that cannot be read will not.
+    let live = Input::parse(&config.input)?.is_live();
     let started = Instant::now();
     let max_wait = Duration::from_secs(config.reconnect_max_s);
     let mut wait = FIRST_RETRY;
@@ -46,7 +48,6 @@ pub fn supervise(
         let reason = match Capture::open(config, with_chroma, pace) {
             Ok(mut capture) => {
                 let info = capture.info();
-                let live = capture.input().is_live();
                 info!(
                     input = capture.input().describe(),
                     width = info.width,
@@ -82,7 +83,7 @@ pub fn supervise(
                 outcome
             }
             Err(err @ CaptureError::Setting { .. }) => return Err(err),
-            Err(err) if !is_retryable(config) => return Err(err),
+            Err(err) if !live => return Err(err),
             Err(err) => err.to_string(),
         };
         let retry_in = with_jitter(wait);
@@ -95,11 +96,6 @@ pub fn supervise(
         wait = (wait * 2).min(max_wait);
     }
     Ok(())
-}
-
-/// Only cameras and streams come back by themselves; a file that cannot be read will not.
-fn is_retryable(config: &CaptureConfig) -> bool {
-    super::Input::parse(&config.input).is_ok_and(|i| i.is_live())
 }
 
 /// `wait` plus up to 25%, so cameras that failed together do not retry in lockstep.

@@ -110,7 +110,7 @@ fn build(config: &Config, mask: Option<Mask>, info: StreamInfo) -> Result<Stages
 fn step(stages: &mut Stages, frame: &Frame) -> Result<()> {
     if !stages.cadence.wants(frame.at) {
         // Not analysed, but it may still open the next event's pre-capture.
-        stages.recorder.on_frame(frame, &FrameVerdict::skipped())?;
+        stages.recorder.on_frame(frame, &FrameVerdict::default())?;
         return Ok(());
     }
     let gray = GrayFrame::new(stages.info.width, stages.info.height, &frame.luma)?;

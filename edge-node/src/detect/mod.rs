@@ -92,8 +92,9 @@ pub enum Lightswitch {
     Paused,
 }
 
-/// The detector's verdict on one frame.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The detector's verdict on one frame. The default is the verdict for a frame the caller
+/// chose not to analyse (see [`Cadence`]): nothing happened, nothing to save, no event open.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FrameVerdict {
     /// Motion's `diffs` (`%D`): changed pixels after `despeckle_filter` (with labelling, the
     /// pixels of areas larger than the threshold, or else the largest area). When the quick
@@ -118,25 +119,6 @@ pub struct FrameVerdict {
     pub save: bool,
     /// An event is open after this frame.
     pub in_event: bool,
-}
-
-impl FrameVerdict {
-    /// The verdict for a frame the caller chose not to analyse (see [`Cadence`]): nothing
-    /// happened, nothing to save, no event open.
-    pub fn skipped() -> FrameVerdict {
-        FrameVerdict {
-            changed_pixels: 0,
-            motion: false,
-            locate: None,
-            noise: 0,
-            threshold: 0,
-            lightswitch: None,
-            event_end: None,
-            event_start: None,
-            save: false,
-            in_event: false,
-        }
-    }
 }
 
 /// What the pixel passes found, before events.

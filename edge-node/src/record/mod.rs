@@ -112,6 +112,7 @@ pub enum RecordError {
 }
 
 /// A copy of one frame waiting in the pre-capture ring.
+#[derive(Default)]
 struct Kept {
     luma: Vec<u8>,
     chroma: Vec<u8>,
@@ -301,16 +302,11 @@ impl Recorder {
         if self.ring_len == 0 {
             return;
         }
+        // Reuse the oldest frame's buffers once the ring is full.
         let mut kept = if self.ring.len() >= self.ring_len {
-            self.ring.pop_front().unwrap_or(Kept {
-                luma: Vec::new(),
-                chroma: Vec::new(),
-            })
+            self.ring.pop_front().unwrap_or_default()
         } else {
-            Kept {
-                luma: Vec::new(),
-                chroma: Vec::new(),
-            }
+            Kept::default()
         };
         kept.luma.clone_from(&frame.luma);
         kept.chroma.clone_from(&frame.chroma);
