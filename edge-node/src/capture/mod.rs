@@ -252,7 +252,7 @@ impl Capture {
                     // Say which file is missing, instead of ffmpeg's terse message.
                     std::fs::metadata(path).map_err(|e| CaptureError::io(&name, e))?;
                 }
-                let mut process = FfmpegProcess::spawn(config, &input, with_chroma, pace)?;
+                let mut process = FfmpegProcess::spawn(config, &input, pace)?;
                 (Box::new(process.take_stdout()), Some(process))
             }
         };
