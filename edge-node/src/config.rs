@@ -12,6 +12,7 @@ use motion_event::settings::{KafkaSettings, S3Settings};
 use serde::{Deserialize, Serialize};
 
 use crate::capture::CaptureConfig;
+use crate::deliver::DeliveryConfig;
 use crate::detect::DetectConfig;
 use crate::record::RecordConfig;
 
@@ -36,6 +37,8 @@ pub struct Config {
     pub detect: DetectConfig,
     #[serde(default)]
     pub record: RecordConfig,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
     /// Needed to publish; `detect` and recording work without it.
     pub kafka: Option<KafkaSettings>,
     /// Needed to upload; `detect` and recording work without it.

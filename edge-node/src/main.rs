@@ -5,10 +5,13 @@
 //! Motion's `on_movie_end` hook); `validate` checks a config file. See ARCHITECTURE.md for where
 //! each stage lives.
 
+mod backoff;
 mod capture;
 mod commands;
 mod config;
+mod deliver;
 mod detect;
+mod outbox;
 mod publish;
 mod record;
 mod upload;

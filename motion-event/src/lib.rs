@@ -1,13 +1,15 @@
 //! Types shared by the edge node and the desktop app: the motion event with its validation,
-//! and the connection settings for Kafka and S3.
+//! the device-status heartbeat, and the connection settings for Kafka and S3.
 //!
 //! This crate is deliberately small: it depends on neither Tauri, nor rdkafka, nor an S3 client,
 //! so both hosts (and tests) can use it without pulling each other's world in.
 
 mod event;
 pub mod settings;
+mod status;
 
 pub use event::{format_time, EventError, EventKind, MotionEvent, MAX_EVENT_BYTES, TIME_FORMAT};
+pub use status::{CameraState, DeviceStatus};
 
 pub mod bindings {
     //! The UI's TypeScript types are generated from Rust types (ts-rs) and committed; each
@@ -46,13 +48,15 @@ pub mod bindings {
 
     #[cfg(test)]
     mod tests {
-        use crate::{EventKind, MotionEvent};
+        use crate::{CameraState, DeviceStatus, EventKind, MotionEvent};
 
         #[test]
         fn typescript_bindings_are_current() {
             let dir = super::ui_dir(env!("CARGO_MANIFEST_DIR"));
             super::check::<MotionEvent>(&dir).expect("MotionEvent binding");
             super::check::<EventKind>(&dir).expect("EventKind binding");
+            super::check::<DeviceStatus>(&dir).expect("DeviceStatus binding");
+            super::check::<CameraState>(&dir).expect("CameraState binding");
         }
     }
 }

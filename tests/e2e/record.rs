@@ -48,7 +48,8 @@ fn run_records_a_snapshot_and_a_faststart_clip_into_the_spool() {
     assert!(out.status.success(), "edge-node run failed: {stderr}");
     let items: Vec<Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
-        .map(|l| serde_json::from_str(l).expect("spool items are JSON lines"))
+        .map(|l| serde_json::from_str::<Value>(l).expect("stdout is JSON lines"))
+        .filter(|l| l["type"] == "spooled")
         .collect();
     let kinds: Vec<&str> = items.iter().filter_map(|i| i["kind"].as_str()).collect();
     assert_eq!(kinds, ["snapshot", "clip"], "{items:?}\n{stderr}");

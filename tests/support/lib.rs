@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use motion_event::settings::{KafkaSettings, S3Settings, Secret};
 
+pub mod node;
+pub mod servers;
+
 /// Endpoints and credentials of the local stack, from the same `MIM_*` variables and defaults
 /// as `tests/stack/up`.
 #[derive(Debug, Clone)]

@@ -5,9 +5,11 @@
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
+
+use crate::backoff::Backoff;
 
 use super::{Capture, CaptureConfig, CaptureError, Frame, Input, Pace, StreamInfo};
 
@@ -41,8 +43,7 @@ pub fn supervise(
     // Only cameras and streams come back by themselves; a file that cannot be read will not.
     let live = Input::parse(&config.input)?.is_live();
     let started = Instant::now();
-    let max_wait = Duration::from_secs(config.reconnect_max_s);
-    let mut wait = FIRST_RETRY;
+    let mut backoff = Backoff::new(FIRST_RETRY, Duration::from_secs(config.reconnect_max_s));
     let mut frame = Frame::default();
     while !stop.load(Ordering::Relaxed) {
         let reason = match Capture::open(config, with_chroma, pace) {
@@ -78,7 +79,7 @@ pub fn supervise(
                     }
                 };
                 if delivered {
-                    wait = FIRST_RETRY;
+                    backoff.reset();
                 }
                 outcome
             }
@@ -86,37 +87,20 @@ pub fn supervise(
             Err(err) if !live => return Err(err),
             Err(err) => err.to_string(),
         };
-        let retry_in = with_jitter(wait);
+        let retry_in = backoff.next_wait();
         warn!(reason, retry_in_s = retry_in.as_secs_f32(), "camera lost");
         on_status(&CameraStatus::Lost { reason, retry_in });
         let until = Instant::now() + retry_in;
         while Instant::now() < until && !stop.load(Ordering::Relaxed) {
             thread::sleep(STOP_POLL.min(until.saturating_duration_since(Instant::now())));
         }
-        wait = (wait * 2).min(max_wait);
     }
     Ok(())
-}
-
-/// `wait` plus up to 25%, so cameras that failed together do not retry in lockstep.
-fn with_jitter(wait: Duration) -> Duration {
-    let noise = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    wait + wait.mul_f64(f64::from(noise % 1000) / 4000.0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn jitter_stays_within_a_quarter() {
-        for _ in 0..100 {
-            let waited = with_jitter(Duration::from_secs(4));
-            assert!(waited >= Duration::from_secs(4) && waited <= Duration::from_secs(5));
-        }
-    }
 
     #[test]
     fn an_unreachable_camera_is_reported_lost_and_retried() -> Result<(), CaptureError> {

@@ -33,6 +33,11 @@ pub fn check_stages(config: &Config) -> Result<Option<Mask>> {
         .record
         .validate()
         .context("invalid [record] settings")?;
+    config
+        .delivery
+        .validate()
+        .map_err(anyhow::Error::msg)
+        .context("invalid [delivery] settings")?;
     load_mask(&config.detect)
 }
 

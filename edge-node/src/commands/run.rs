@@ -1,6 +1,11 @@
-//! `edge-node run`: capture -> detect -> record, continuously, until Ctrl-C (or `--duration`).
-//! Every finished snapshot or clip is printed as a JSON line (its spool sidecar) and left in the
-//! spool for delivery.
+//! `edge-node run`: capture -> detect -> record -> outbox -> upload -> publish, continuously,
+//! until Ctrl-C (or `--duration`). Capture, detection and recording run on this thread;
+//! delivery runs on its own thread, fed through a channel, so a slow network never holds up
+//! a frame.
+//!
+//! Stdout carries one JSON object per line with a `type`: `camera` (found or lost, with the
+//! wall-clock time), `spooled` (a file was recorded: its sidecar) and `delivered` (Kafka
+//! acknowledged a message). Logs go to stderr.
 
 use std::cell::RefCell;
 use std::ops::ControlFlow;
@@ -10,13 +15,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tracing::{error, info};
+use motion_event::CameraState;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
 
 use crate::capture::{supervise, CameraStatus, Frame, Pace, StreamInfo};
 use crate::config::Config;
+use crate::deliver::{self, DeliveredReport, Input};
 use crate::detect::{Cadence, Detector, FrameVerdict, GrayFrame, Mask};
+use crate::outbox::{Device, Outbox};
+use crate::publish::Publisher;
 use crate::record::spool::SpoolItem;
 use crate::record::Recorder;
+use crate::upload::Uploader;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -47,6 +59,10 @@ pub fn run(args: RunArgs) -> Result<()> {
             .context("cannot install the Ctrl-C handler")?;
     }
     let limit = args.duration.map(Duration::from_secs_f64);
+    let delivery = Delivery::start(&config)?;
+    let out = Output {
+        delivery: delivery.as_ref().map(|d| d.inputs.clone()),
+    };
     let stages: RefCell<Option<Stages>> = RefCell::new(None);
     let fatal: RefCell<Option<anyhow::Error>> = RefCell::new(None);
 
@@ -57,7 +73,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         &stop,
         |status| match status {
             CameraStatus::Found(info) => {
-                close(&mut stages.borrow_mut());
+                close(&mut stages.borrow_mut(), &out);
+                out.camera_found(info);
                 match build(&config, mask.clone(), *info) {
                     Ok(s) => *stages.borrow_mut() = Some(s),
                     Err(err) => {
@@ -66,27 +83,171 @@ pub fn run(args: RunArgs) -> Result<()> {
                     }
                 }
             }
-            CameraStatus::Lost { .. } => close(&mut stages.borrow_mut()),
+            CameraStatus::Lost { reason, .. } => {
+                close(&mut stages.borrow_mut(), &out);
+                out.camera_lost(reason);
+            }
         },
         |frame, _| {
             if limit.is_some_and(|limit| frame.at >= limit) {
                 return ControlFlow::Break(());
             }
             if let Some(stages) = stages.borrow_mut().as_mut() {
-                if let Err(err) = step(stages, frame) {
+                if let Err(err) = step(stages, frame, &out) {
                     error!("{err:#}");
                 }
             }
             ControlFlow::Continue(())
         },
     );
-    close(&mut stages.borrow_mut());
+    close(&mut stages.borrow_mut(), &out);
+    drop(out);
+    if let Some(delivery) = delivery {
+        delivery.finish();
+    }
     if let Some(err) = fatal.take() {
         return Err(err);
     }
     result.context("capture failed")?;
     info!("stopped");
     Ok(())
+}
+
+/// The delivery thread, when the config has both `[s3]` and `[kafka]`.
+struct Delivery {
+    inputs: mpsc::UnboundedSender<Input>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Delivery {
+    fn start(config: &Config) -> Result<Option<Delivery>> {
+        let (Some(s3), Some(kafka)) = (&config.s3, &config.kafka) else {
+            warn!(
+                spool = %config.record.spool_dir.display(),
+                "delivery is off (the config needs both [s3] and [kafka]): recordings stay in the spool"
+            );
+            return Ok(None);
+        };
+        let device = Device {
+            id: config.device.id.clone(),
+            name: config.device.name.clone(),
+        };
+        let (outbox, problems) =
+            Outbox::open(&config.record.spool_dir, &device).context("cannot open the outbox")?;
+        for problem in problems {
+            error!(problem, "outbox: set aside");
+        }
+        let backlog = outbox.backlog();
+        if backlog.pending > 0 {
+            info!(
+                pending = backlog.pending,
+                "resuming deliveries from the outbox"
+            );
+        }
+        let parts = deliver::Parts {
+            config: config.delivery.clone(),
+            uploader: Uploader::new(s3).context("invalid [s3] settings")?,
+            publisher: Publisher::new(kafka).context("invalid [kafka] settings")?,
+            s3: s3.clone(),
+            device,
+            spool_dir: config.record.spool_dir.clone(),
+            spool_max_bytes: config.record.spool_max_mib * 1024 * 1024,
+            on_delivered: Box::new(|report: &DeliveredReport| print_line(&Line::Delivered(report))),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the delivery runtime")?;
+        let (inputs, receiver) = mpsc::unbounded_channel();
+        let thread = std::thread::Builder::new()
+            .name("delivery".into())
+            .spawn(move || runtime.block_on(deliver::run(parts, outbox, receiver)))
+            .context("cannot start the delivery thread")?;
+        Ok(Some(Delivery { inputs, thread }))
+    }
+
+    /// Closes the input and waits while delivery drains (bounded by `shutdown_grace_s`).
+    fn finish(self) {
+        drop(self.inputs);
+        if self.thread.join().is_err() {
+            error!("the delivery thread failed");
+        }
+    }
+}
+
+/// Where the capture thread reports: stdout, and delivery when it is on.
+struct Output {
+    delivery: Option<mpsc::UnboundedSender<Input>>,
+}
+
+impl Output {
+    fn send(&self, input: Input) {
+        if let Some(delivery) = &self.delivery {
+            if delivery.send(input).is_err() {
+                error!("delivery has stopped; recordings stay in the spool");
+            }
+        }
+    }
+
+    fn camera_found(&self, info: &StreamInfo) {
+        print_line(&Line::Camera {
+            status: CameraState::Ok,
+            unix_ms: chrono::Utc::now().timestamp_millis(),
+            width: Some(info.width),
+            height: Some(info.height),
+            reason: None,
+        });
+        self.send(Input::Camera {
+            state: CameraState::Ok,
+            error: None,
+        });
+    }
+
+    fn camera_lost(&self, reason: &str) {
+        print_line(&Line::Camera {
+            status: CameraState::Lost,
+            unix_ms: chrono::Utc::now().timestamp_millis(),
+            width: None,
+            height: None,
+            reason: Some(reason),
+        });
+        self.send(Input::Camera {
+            state: CameraState::Lost,
+            error: Some(reason.to_owned()),
+        });
+    }
+
+    fn spooled(&self, item: &SpoolItem) {
+        info!(file = %item.file.display(), bytes = item.bytes, "spooled");
+        print_line(&Line::Spooled(item));
+        self.send(Input::Spooled(item.clone()));
+    }
+}
+
+/// One line of `run`'s stdout.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Line<'a> {
+    Camera {
+        /// `ok` when found, `lost` when lost.
+        status: CameraState,
+        unix_ms: i64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        width: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        height: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'a str>,
+    },
+    Spooled(&'a SpoolItem),
+    Delivered(&'a DeliveredReport),
+}
+
+fn print_line(line: &Line<'_>) {
+    match serde_json::to_string(line) {
+        Ok(text) => println!("{text}"),
+        Err(err) => error!(%err, "cannot print a line"),
+    }
 }
 
 fn build(config: &Config, mask: Option<Mask>, info: StreamInfo) -> Result<Stages> {
@@ -107,7 +268,7 @@ fn build(config: &Config, mask: Option<Mask>, info: StreamInfo) -> Result<Stages
     })
 }
 
-fn step(stages: &mut Stages, frame: &Frame) -> Result<()> {
+fn step(stages: &mut Stages, frame: &Frame, out: &Output) -> Result<()> {
     if !stages.cadence.wants(frame.at) {
         // Not analysed, but it may still open the next event's pre-capture.
         stages.recorder.on_frame(frame, &FrameVerdict::default())?;
@@ -127,25 +288,17 @@ fn step(stages: &mut Stages, frame: &Frame) -> Result<()> {
         );
     }
     for item in stages.recorder.on_frame(frame, &verdict)? {
-        announce(&item);
+        out.spooled(&item);
     }
     Ok(())
 }
 
 /// Ends the open recording of the camera that went away (or at shutdown).
-fn close(stages: &mut Option<Stages>) {
+fn close(stages: &mut Option<Stages>, out: &Output) {
     if let Some(mut old) = stages.take() {
         match old.recorder.finish() {
-            Ok(items) => items.iter().for_each(announce),
+            Ok(items) => items.iter().for_each(|item| out.spooled(item)),
             Err(err) => error!(%err, "the last clip could not be finished"),
         }
-    }
-}
-
-fn announce(item: &SpoolItem) {
-    info!(file = %item.file.display(), bytes = item.bytes, "spooled");
-    match serde_json::to_string(item) {
-        Ok(line) => println!("{line}"),
-        Err(err) => error!(%err, "cannot print the spool item"),
     }
 }

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use motion_event::settings::KafkaSettings;
-use motion_event::MotionEvent;
+use motion_event::{DeviceStatus, MotionEvent};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -18,9 +18,9 @@ use rdkafka::util::Timeout;
 pub enum PublishError {
     #[error("Kafka settings are invalid: {0}")]
     Settings(#[source] KafkaError),
-    #[error("event {event_id} was not delivered to topic {topic}: {source}")]
+    #[error("{key} was not delivered to topic {topic}: {source}")]
     Delivery {
-        event_id: String,
+        key: String,
         topic: String,
         #[source]
         source: Box<KafkaError>,
@@ -37,6 +37,7 @@ pub struct Delivered {
 pub struct Publisher {
     producer: FutureProducer,
     topic: String,
+    status_topic: String,
 }
 
 impl Publisher {
@@ -50,13 +51,33 @@ impl Publisher {
             .set("acks", "all")
             // Low linger: an alert is one small record and should leave at once.
             .set("linger.ms", "5")
-            .set("message.timeout.ms", "300000")
+            // A delivery that is not acknowledged within this fails, and the outbox tries
+            // again later (same event_id): the outbox, not librdkafka's queue, is what survives
+            // a restart.
+            .set("message.timeout.ms", "30000")
             .set("client.id", "motion-edge-node");
         let producer = config.create().map_err(PublishError::Settings)?;
         Ok(Publisher {
             producer,
             topic: settings.topic.clone(),
+            status_topic: settings.status_topic.clone(),
         })
+    }
+
+    /// Sends a heartbeat, keyed by device, and waits for the acknowledgement (at most
+    /// `timeout`).
+    pub async fn publish_status(
+        &self,
+        status: &DeviceStatus,
+        timeout: Duration,
+    ) -> Result<Delivered, PublishError> {
+        self.send(
+            &self.status_topic,
+            &status.device_id,
+            &status.to_json(),
+            timeout,
+        )
+        .await
     }
 
     /// Sends `event` and waits for the broker's acknowledgement, at most `timeout`.
@@ -65,27 +86,36 @@ impl Publisher {
         event: &MotionEvent,
         timeout: Duration,
     ) -> Result<Delivered, PublishError> {
-        let payload = event.to_json();
-        let record = FutureRecord::to(&self.topic)
-            .key(event.event_id.as_str())
-            .payload(&payload);
+        let delivered = self
+            .send(&self.topic, &event.event_id, &event.to_json(), timeout)
+            .await?;
+        tracing::info!(
+            event_id = %event.event_id,
+            kind = event.kind.map(|k| k.as_str()),
+            topic = %self.topic,
+            partition = delivered.partition,
+            offset = delivered.offset,
+            "published"
+        );
+        Ok(delivered)
+    }
+
+    async fn send(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> Result<Delivered, PublishError> {
+        let record = FutureRecord::to(topic).key(key).payload(payload);
         match self.producer.send(record, Timeout::After(timeout)).await {
-            Ok(delivery) => {
-                tracing::info!(
-                    event_id = %event.event_id,
-                    topic = %self.topic,
-                    partition = delivery.partition,
-                    offset = delivery.offset,
-                    "published"
-                );
-                Ok(Delivered {
-                    partition: delivery.partition,
-                    offset: delivery.offset,
-                })
-            }
+            Ok(delivery) => Ok(Delivered {
+                partition: delivery.partition,
+                offset: delivery.offset,
+            }),
             Err((source, _)) => Err(PublishError::Delivery {
-                event_id: event.event_id.clone(),
-                topic: self.topic.clone(),
+                key: key.to_owned(),
+                topic: topic.to_owned(),
                 source: Box::new(source),
             }),
         }

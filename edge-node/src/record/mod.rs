@@ -24,7 +24,7 @@ use crate::capture::{Frame, StreamInfo};
 use crate::detect::FrameVerdict;
 
 use self::encoder::{ClipEncoder, EncoderChoice};
-use self::spool::{Spool, SpoolItem};
+use self::spool::{EventStamp, Spool, SpoolItem};
 
 /// The `[record]` section of the edge node's config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,9 +119,8 @@ struct Kept {
 }
 
 struct Open {
-    event_id: String,
+    event: EventStamp,
     part: u32,
-    started: Duration,
     clip: Option<ClipEncoder>,
     clip_started: Duration,
 }
@@ -180,15 +179,14 @@ impl Recorder {
             done.extend(self.close()?);
         }
         if let Some(start) = verdict.event_start {
-            let event_id = uuid::Uuid::now_v7().to_string();
+            let event = EventStamp::new(uuid::Uuid::now_v7().to_string(), start.at);
             let pre = usize::try_from(start.pre_frames)
                 .unwrap_or(usize::MAX)
                 .min(self.ring.len());
-            done.extend(self.snapshot(&event_id, frame, start.at));
+            done.extend(self.snapshot(&event, frame));
             self.open = Some(Open {
-                event_id,
+                event,
                 part: 1,
-                started: start.at,
                 clip: None,
                 clip_started: start.at,
             });
@@ -208,7 +206,7 @@ impl Recorder {
         self.close()
     }
 
-    fn snapshot(&mut self, event_id: &str, frame: &Frame, at: Duration) -> Option<SpoolItem> {
+    fn snapshot(&mut self, event: &EventStamp, frame: &Frame) -> Option<SpoolItem> {
         let jpeg = match snapshot::encode(&self.info, frame, self.config.snapshot_quality) {
             Ok(jpeg) => jpeg,
             Err(err) => {
@@ -216,10 +214,7 @@ impl Recorder {
                 return None;
             }
         };
-        match self
-            .spool
-            .put_bytes(event_id, spool::Kind::Snapshot, 0, at, &jpeg)
-        {
+        match self.spool.put_bytes(event, spool::Kind::Snapshot, 0, &jpeg) {
             Ok(item) => Some(item),
             Err(err) => {
                 error!(%err, "snapshot not spooled");
@@ -232,10 +227,10 @@ impl Recorder {
     fn start_clip(&mut self, pre: usize, at: Duration) {
         let Some(open) = &mut self.open else { return };
         if let Err(err) = self.spool.check_room() {
-            error!(%err, event_id = open.event_id, "spool is full: this event is NOT recorded");
+            error!(%err, event_id = open.event.event_id, "spool is full: this event is NOT recorded");
             return;
         }
-        let path = self.spool.partial_path(&open.event_id, open.part);
+        let path = self.spool.partial_path(&open.event.event_id, open.part);
         match ClipEncoder::start(&self.ffmpeg, &self.encoder, &self.config, &self.info, &path) {
             Ok(mut clip) => {
                 let skip = self.ring.len() - pre;
@@ -247,7 +242,7 @@ impl Recorder {
                 open.clip = Some(clip);
                 open.clip_started = at;
             }
-            Err(err) => error!(%err, event_id = open.event_id, "clip not recorded"),
+            Err(err) => error!(%err, event_id = open.event.event_id, "clip not recorded"),
         }
         self.ring.clear();
     }
@@ -286,9 +281,9 @@ impl Recorder {
         let frames = clip.frames();
         let partial = clip.finish()?;
         let duration = Duration::from_secs_f64(frames as f64 / self.info.fps);
-        let item =
-            self.spool
-                .commit_clip(&open.event_id, open.part, open.started, duration, &partial)?;
+        let item = self
+            .spool
+            .commit_clip(&open.event, open.part, duration, &partial)?;
         Ok(Some(item))
     }
 

@@ -24,6 +24,26 @@ pub enum Kind {
     Clip,
 }
 
+/// Which event a file belongs to, and when that event started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventStamp {
+    pub event_id: String,
+    /// Media time of the trigger frame.
+    pub at: Duration,
+    /// Wall-clock time of the trigger frame.
+    pub wall: chrono::DateTime<chrono::Local>,
+}
+
+impl EventStamp {
+    pub fn new(event_id: impl Into<String>, at: Duration) -> EventStamp {
+        EventStamp {
+            event_id: event_id.into(),
+            at,
+            wall: chrono::Local::now(),
+        }
+    }
+}
+
 /// A finished file in the spool, as its sidecar describes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpoolItem {
@@ -35,6 +55,10 @@ pub struct SpoolItem {
     pub bytes: u64,
     /// Media time of the event's trigger frame, in seconds.
     pub event_at_s: f64,
+    /// Wall-clock time of the trigger frame: Unix milliseconds, and camera-local
+    /// `YYYY-MM-DD HH:MM:SS` (the event's `time`).
+    pub event_unix_ms: i64,
+    pub event_time: String,
     /// Length of a clip, in seconds.
     pub duration_s: Option<f64>,
     /// Wall-clock time the file was finished, `YYYY-MM-DD HH:MM:SS` local time.
@@ -60,21 +84,9 @@ impl Spool {
         })
     }
 
-    /// Bytes of finished files (and partial ones) in the spool.
-    pub(super) fn usage(&self) -> u64 {
-        [self.dir.clone(), self.dir.join(PARTIAL)]
-            .iter()
-            .filter_map(|d| fs::read_dir(d).ok())
-            .flatten()
-            .filter_map(|e| e.ok()?.metadata().ok())
-            .filter(|m| m.is_file())
-            .map(|m| m.len())
-            .sum()
-    }
-
     /// Refuses a new recording when the spool is at its cap.
     pub(super) fn check_room(&self) -> Result<(), RecordError> {
-        let used = self.usage();
+        let used = usage(&self.dir);
         if used >= self.max_bytes {
             return Err(RecordError::Io {
                 what: "spool full",
@@ -98,13 +110,15 @@ impl Spool {
     /// Writes a small file (a snapshot) and commits it.
     pub(super) fn put_bytes(
         &self,
-        event_id: &str,
+        event: &EventStamp,
         kind: Kind,
         part: u32,
-        event_at: Duration,
         bytes: &[u8],
     ) -> Result<SpoolItem, RecordError> {
-        let partial = self.dir.join(PARTIAL).join(file_name(event_id, kind, part));
+        let partial = self
+            .dir
+            .join(PARTIAL)
+            .join(file_name(&event.event_id, kind, part));
         let io = |what, path: &Path| {
             let path = path.to_owned();
             move |error| RecordError::Io { what, path, error }
@@ -113,37 +127,28 @@ impl Spool {
         file.write_all(bytes)
             .map_err(io("cannot write", &partial))?;
         drop(file);
-        self.commit(event_id, kind, part, event_at, None, &partial)
+        self.commit(event, kind, part, None, &partial)
     }
 
     pub(super) fn commit_clip(
         &self,
-        event_id: &str,
+        event: &EventStamp,
         part: u32,
-        event_at: Duration,
         duration: Duration,
         partial: &Path,
     ) -> Result<SpoolItem, RecordError> {
-        self.commit(
-            event_id,
-            Kind::Clip,
-            part,
-            event_at,
-            Some(duration),
-            partial,
-        )
+        self.commit(event, Kind::Clip, part, Some(duration), partial)
     }
 
     fn commit(
         &self,
-        event_id: &str,
+        event: &EventStamp,
         kind: Kind,
         part: u32,
-        event_at: Duration,
         duration: Option<Duration>,
         partial: &Path,
     ) -> Result<SpoolItem, RecordError> {
-        let name = file_name(event_id, kind, part);
+        let name = file_name(&event.event_id, kind, part);
         let target = self.dir.join(&name);
         sync_file(partial)?;
         fs::rename(partial, &target).map_err(|error| RecordError::Io {
@@ -153,12 +158,14 @@ impl Spool {
         })?;
         let bytes = fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
         let item = SpoolItem {
-            event_id: event_id.to_owned(),
+            event_id: event.event_id.clone(),
             kind,
             part,
             file: target,
             bytes,
-            event_at_s: event_at.as_secs_f64(),
+            event_at_s: event.at.as_secs_f64(),
+            event_unix_ms: event.wall.timestamp_millis(),
+            event_time: motion_event::format_time(&event.wall),
             duration_s: duration.map(|d| d.as_secs_f64()),
             finished: motion_event::format_time(&chrono::Local::now()),
         };
@@ -186,6 +193,63 @@ impl Spool {
         }
         Ok(item)
     }
+}
+
+/// Bytes of finished files (and partial ones) in the spool folder `dir`.
+pub fn usage(dir: &Path) -> u64 {
+    [dir.to_owned(), dir.join(PARTIAL)]
+        .iter()
+        .filter_map(|d| fs::read_dir(d).ok())
+        .flatten()
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// The finished files in the spool folder `dir`, by their sidecars; and the sidecars that
+/// could not be read, described for the log.
+pub fn list(dir: &Path) -> (Vec<SpoolItem>, Vec<String>) {
+    let mut items = Vec::new();
+    let mut problems = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let is_sidecar = path.extension().is_some_and(|e| e == "json")
+            && path
+                .file_stem()
+                .is_some_and(|stem| Path::new(stem).extension().is_some());
+        if !is_sidecar {
+            continue;
+        }
+        match fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice::<SpoolItem>(&b).map_err(|e| e.to_string()))
+        {
+            Ok(item) if item.file.exists() => items.push(item),
+            Ok(item) => problems.push(format!(
+                "{}: its file {} is missing",
+                path.display(),
+                item.file.display()
+            )),
+            Err(reason) => problems.push(format!("{}: {reason}", path.display())),
+        }
+    }
+    items.sort_by(|a, b| (&a.event_id, a.part).cmp(&(&b.event_id, b.part)));
+    (items, problems)
+}
+
+/// Deletes a spool file and its sidecar, returning the bytes freed. Only the outbox calls
+/// this, and only for files it has delivered.
+pub fn remove(file: &Path) -> u64 {
+    let mut sidecar = file.as_os_str().to_owned();
+    sidecar.push(".json");
+    [file.to_owned(), PathBuf::from(sidecar)]
+        .iter()
+        .map(|path| {
+            let size = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            fs::remove_file(path).map_or(0, |()| size)
+        })
+        .sum()
 }
 
 fn sync_file(path: &Path) -> Result<(), RecordError> {
@@ -216,7 +280,12 @@ mod tests {
     ) -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let spool = Spool::open(dir.path(), 1 << 20)?;
-        let item = spool.put_bytes("ev1", Kind::Snapshot, 0, Duration::from_secs(3), b"jpeg")?;
+        let item = spool.put_bytes(
+            &EventStamp::new("ev1", Duration::from_secs(3)),
+            Kind::Snapshot,
+            0,
+            b"jpeg",
+        )?;
         assert_eq!(item.file, dir.path().join("ev1.jpg"));
         assert_eq!(fs::read(&item.file)?, b"jpeg");
         let sidecar: SpoolItem =
@@ -232,7 +301,12 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let spool = Spool::open(dir.path(), 10)?;
         spool.check_room()?;
-        spool.put_bytes("ev1", Kind::Snapshot, 0, Duration::ZERO, &[0; 16])?;
+        spool.put_bytes(
+            &EventStamp::new("ev1", Duration::ZERO),
+            Kind::Snapshot,
+            0,
+            &[0; 16],
+        )?;
         let err = spool.check_room().err().map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("spool_max_mib")));
         assert!(dir.path().join("ev1.jpg").exists());

@@ -1,0 +1,137 @@
+//! The device-status heartbeat an edge node publishes on the status topic (keyed by
+//! `device_id`), so the desktop can warn when a camera, or the delivery of its clips, is stuck.
+//!
+//! Unlike events, heartbeats are not kept in the outbox: an old status is worth nothing, the
+//! next one replaces it.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::EventError;
+
+/// One heartbeat (or a status change) of one edge node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export_to = "DeviceStatus.ts")]
+pub struct DeviceStatus {
+    pub device_id: String,
+    pub device_name: String,
+    /// Camera-local time of the report, `YYYY-MM-DD HH:MM:SS`.
+    pub time: String,
+    /// Time of the report as Unix milliseconds (UTC).
+    #[ts(type = "number")]
+    pub timestamp_ms: i64,
+    /// False in the last message of a node that is shutting down.
+    pub online: bool,
+    pub camera: CameraState,
+    /// Why the camera is not delivering frames, when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub camera_error: Option<String>,
+    /// Delivery steps (uploads and publishes) still waiting.
+    pub outbox_pending: u32,
+    /// Age in seconds of the oldest waiting step; absent when nothing waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub outbox_oldest_s: Option<f64>,
+    /// Bytes of recorded files not uploaded yet.
+    #[ts(type = "number")]
+    pub undelivered_bytes: u64,
+    /// Bytes in the spool (delivered files are kept until space is needed).
+    #[ts(type = "number")]
+    pub spool_bytes: u64,
+    /// Free bytes on the spool's file system.
+    #[ts(type = "number")]
+    pub disk_free_bytes: u64,
+    /// True when new events are not being recorded because undelivered files fill the spool.
+    pub spool_full: bool,
+    /// The last delivery error, while delivery is failing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub last_error: Option<String>,
+    /// Version of the edge node's software.
+    pub version: String,
+}
+
+/// Whether frames are coming from the camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export_to = "CameraState.ts")]
+pub enum CameraState {
+    /// Not opened yet.
+    Starting,
+    Ok,
+    /// Lost (unplugged, stream ended, unreachable); being retried.
+    Lost,
+}
+
+impl DeviceStatus {
+    pub fn to_json(&self) -> Vec<u8> {
+        // A struct of strings, numbers and bools always serializes.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Parses a heartbeat from the status topic; the error names what is wrong.
+    pub fn from_json(bytes: &[u8]) -> Result<DeviceStatus, EventError> {
+        if bytes.len() > crate::MAX_EVENT_BYTES {
+            return Err(EventError::TooLarge {
+                size: bytes.len(),
+                max: crate::MAX_EVENT_BYTES,
+            });
+        }
+        let de = &mut serde_json::Deserializer::from_slice(bytes);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            let reason = e.inner().to_string();
+            if field.is_empty() || field == "." {
+                EventError::Syntax(reason)
+            } else {
+                EventError::Field { field, reason }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status() -> DeviceStatus {
+        DeviceStatus {
+            device_id: "garage".into(),
+            device_name: "Garage".into(),
+            time: "2026-11-25 10:00:00".into(),
+            timestamp_ms: 1_795_000_000_000,
+            online: true,
+            camera: CameraState::Ok,
+            camera_error: None,
+            outbox_pending: 2,
+            outbox_oldest_s: Some(1.5),
+            undelivered_bytes: 1000,
+            spool_bytes: 5000,
+            disk_free_bytes: 1 << 30,
+            spool_full: false,
+            last_error: None,
+            version: "0.1.0".into(),
+        }
+    }
+
+    #[test]
+    fn a_heartbeat_round_trips() -> Result<(), EventError> {
+        let s = status();
+        assert_eq!(DeviceStatus::from_json(&s.to_json())?, s);
+        Ok(())
+    }
+
+    #[test]
+    fn a_wrong_field_is_named() {
+        let json = br#"{"device_id":"g","device_name":"G","time":"t","timestamp_ms":1,
+            "online":"yes","camera":"ok","outbox_pending":0,"undelivered_bytes":0,
+            "spool_bytes":0,"disk_free_bytes":0,"spool_full":false,"version":"1"}"#;
+        let err = DeviceStatus::from_json(json).err();
+        assert_eq!(
+            err.as_ref().and_then(EventError::field_name),
+            Some("online"),
+            "{err:?}"
+        );
+    }
+}

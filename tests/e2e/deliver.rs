@@ -1,0 +1,289 @@
+//! Delivery end to end: `edge-node run` on real-time paced clips with motion at known times,
+//! against real Kafka and S3 servers, including servers that go down for a while and an edge
+//! node killed with SIGKILL in the middle of an upload. Every event must reach the topic as an
+//! alert (`motion_started`, with its snapshot) followed by its clip (`clip_ready`), naming
+//! only objects that download.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
+use motion_e2e::node::{motion_clip, read_events, read_statuses, write_config, EdgeNode, Targets};
+use motion_e2e::servers::{PrivateKafka, PrivateS3, SlowRelay};
+use motion_e2e::{unique, wait_for, Stack};
+use motion_event::{CameraState, EventKind, MotionEvent};
+use serde_json::Value;
+
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Per event id, its messages in topic order (one key = one partition, so order holds).
+fn by_event(events: &[MotionEvent]) -> BTreeMap<String, Vec<MotionEvent>> {
+    let mut map: BTreeMap<String, Vec<MotionEvent>> = BTreeMap::new();
+    for e in events {
+        map.entry(e.event_id.clone()).or_default().push(e.clone());
+    }
+    map
+}
+
+/// True once `n` events each have an alert and a clip.
+fn complete(events: &[MotionEvent], n: usize) -> bool {
+    let map = by_event(events);
+    map.len() >= n
+        && map.values().all(|msgs| {
+            msgs.iter()
+                .any(|m| m.kind == Some(EventKind::MotionStarted))
+                && msgs.iter().any(|m| m.kind == Some(EventKind::ClipReady))
+        })
+}
+
+fn http_size(url: &str) -> Option<u64> {
+    let out = Command::new("curl")
+        .args(["-fsS", "-o", "/dev/null", "-w", "%{size_download}", url])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().parse().ok())
+        .flatten()
+}
+
+/// The promises, for `n` events: alert first (snapshot, no clip yet), then the clip; every URL
+/// downloads; no event is missing.
+fn assert_delivered(events: &[MotionEvent], n: usize) {
+    let map = by_event(events);
+    assert_eq!(map.len(), n, "distinct events on the topic: {map:#?}");
+    for (id, msgs) in &map {
+        let first = &msgs[0];
+        assert_eq!(
+            first.kind,
+            Some(EventKind::MotionStarted),
+            "{id}: the alert comes first: {msgs:#?}"
+        );
+        assert_eq!(
+            first.url, "",
+            "{id}: no clip URL before the clip is uploaded"
+        );
+        let snapshot = first.snapshot_url.as_deref().expect("alert has a snapshot");
+        assert!(
+            http_size(snapshot).is_some_and(|s| s > 0),
+            "{snapshot} downloads"
+        );
+        let clip = msgs
+            .iter()
+            .find(|m| m.kind == Some(EventKind::ClipReady))
+            .unwrap_or_else(|| panic!("{id}: no clip_ready: {msgs:#?}"));
+        assert!(
+            http_size(&clip.url).is_some_and(|s| s > 1000),
+            "{} downloads",
+            clip.url
+        );
+        assert_eq!(clip.snapshot_url, first.snapshot_url);
+        assert!(clip.duration_s.is_some_and(|d| d > 0.5), "{clip:?}");
+    }
+}
+
+fn delivered_lines(lines: &[Value], kind: &str) -> Vec<Value> {
+    lines
+        .iter()
+        .filter(|l| l["type"] == "delivered" && l["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn every_event_is_alerted_with_its_snapshot_then_completed_with_its_clip() {
+    let stack = Stack::get();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let device = unique("deliver");
+    let (clip, seconds) = motion_clip(dir.path(), 2);
+    let config = write_config(
+        dir.path(),
+        &device,
+        &clip.display().to_string(),
+        &Targets::stack(),
+    );
+
+    let lines = EdgeNode::spawn(&config, None).wait_success(Duration::from_secs(120));
+    let alerts = delivered_lines(&lines, "motion_started");
+    assert_eq!(alerts.len(), 2, "{lines:#?}");
+    // In order: the alerts were acknowledged in the order the events happened.
+    let at: Vec<f64> = alerts
+        .iter()
+        .map(|l| l["event_at_s"].as_f64().unwrap_or(f64::NAN))
+        .collect();
+    assert!(at[0] < at[1], "{at:?}");
+    assert!(
+        at.iter().all(|t| *t < seconds),
+        "events inside the clip: {at:?}"
+    );
+
+    let events = read_events(
+        &stack.kafka_bootstrap,
+        &stack.topic,
+        &device,
+        READ_TIMEOUT,
+        |e| complete(e, 2),
+    );
+    assert_delivered(&events, 2);
+    for e in &events {
+        assert_eq!(e.device_name, "Test camera");
+        assert_eq!(e.device_type, "camera");
+        assert_eq!(e.time.len(), "YYYY-MM-DD HH:MM:SS".len(), "{e:?}");
+    }
+
+    let statuses = read_statuses(
+        &stack.kafka_bootstrap,
+        motion_event::settings::DEFAULT_STATUS_TOPIC,
+        &device,
+        Duration::from_secs(30),
+    );
+    assert!(
+        statuses
+            .iter()
+            .any(|s| s.online && s.camera == CameraState::Ok),
+        "a heartbeat said the camera is fine: {statuses:#?}"
+    );
+    let last = statuses.last().expect("heartbeats");
+    assert!(
+        !last.online,
+        "the last heartbeat says the node stopped: {last:?}"
+    );
+    assert_eq!(last.outbox_pending, 0, "{last:?}");
+}
+
+#[test]
+fn an_s3_outage_delays_delivery_but_loses_nothing() {
+    let stack = Stack::get();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut s3 = PrivateS3::start(dir.path());
+    let device = unique("s3-outage");
+    let (clip, _) = motion_clip(dir.path(), 3);
+    let targets = Targets {
+        s3_endpoint: s3.endpoint(),
+        ..Targets::stack()
+    };
+    let config = write_config(dir.path(), &device, &clip.display().to_string(), &targets);
+    let node = EdgeNode::spawn(&config, None);
+    s3.stop();
+    // The first two events happen while S3 is down.
+    wait_for("two events recorded", Duration::from_secs(60), || {
+        let lines = node.lines();
+        let snaps = lines
+            .iter()
+            .filter(|l| l["type"] == "spooled" && l["kind"] == "clip")
+            .count();
+        (snaps >= 2).then_some(())
+    });
+    assert!(
+        delivered_lines(&node.lines(), "motion_started").is_empty(),
+        "nothing can be delivered while S3 is down"
+    );
+    s3.resume();
+    node.wait_success(Duration::from_secs(180));
+
+    let events = read_events(
+        &stack.kafka_bootstrap,
+        &stack.topic,
+        &device,
+        READ_TIMEOUT,
+        |e| complete(e, 3),
+    );
+    assert_delivered(&events, 3);
+}
+
+#[test]
+fn a_kafka_outage_delays_delivery_but_loses_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut kafka = PrivateKafka::start(dir.path());
+    let device = unique("kafka-outage");
+    let (clip, _) = motion_clip(dir.path(), 3);
+    let targets = Targets {
+        kafka: kafka.bootstrap(),
+        ..Targets::stack()
+    };
+    let config = write_config(dir.path(), &device, &clip.display().to_string(), &targets);
+    let node = EdgeNode::spawn(&config, None);
+    kafka.stop();
+    wait_for("two events recorded", Duration::from_secs(60), || {
+        let lines = node.lines();
+        let clips = lines
+            .iter()
+            .filter(|l| l["type"] == "spooled" && l["kind"] == "clip")
+            .count();
+        (clips >= 2).then_some(())
+    });
+    kafka.resume();
+    node.wait_success(Duration::from_secs(240));
+
+    let events = read_events(
+        &kafka.bootstrap(),
+        &targets.topic,
+        &device,
+        READ_TIMEOUT,
+        |e| complete(e, 3),
+    );
+    assert_delivered(&events, 3);
+}
+
+#[test]
+fn a_node_killed_mid_upload_finishes_the_delivery_after_a_restart() {
+    let stack = Stack::get();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let s3_port: u16 = stack
+        .s3_endpoint
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .expect("S3 port");
+    // 20 kB/s: a clip takes seconds to upload, so the kill lands inside it.
+    let relay = SlowRelay::start(s3_port, 20_000);
+    let device = unique("kill9");
+    let (clip, _) = motion_clip(dir.path(), 1);
+    let slow = Targets {
+        s3_endpoint: format!("http://127.0.0.1:{}", relay.port),
+        ..Targets::stack()
+    };
+    let config = write_config(dir.path(), &device, &clip.display().to_string(), &slow);
+    let node = EdgeNode::spawn(&config, None);
+    let spooled_clip = wait_for("the clip recorded", Duration::from_secs(60), || {
+        node.lines()
+            .into_iter()
+            .find(|l| l["type"] == "spooled" && l["kind"] == "clip")
+    });
+    let before = relay.sent();
+    wait_for("the clip upload under way", Duration::from_secs(30), || {
+        (relay.sent() > before + 20_000).then_some(())
+    });
+    let lines = node.kill9();
+    assert!(
+        delivered_lines(&lines, "clip_ready").is_empty(),
+        "killed before the clip was delivered: {lines:#?}"
+    );
+
+    // Restarted, on the same spool, straight to S3, with a camera that sees no motion.
+    let direct = write_config(
+        dir.path(),
+        &device,
+        "lavfi:color=c=gray:s=320x240:r=15",
+        &Targets::stack(),
+    );
+    EdgeNode::spawn(&direct, Some(3.0)).wait_success(Duration::from_secs(120));
+
+    let events = read_events(
+        &stack.kafka_bootstrap,
+        &stack.topic,
+        &device,
+        READ_TIMEOUT,
+        |e| complete(e, 1),
+    );
+    assert_delivered(&events, 1);
+    let clip_event = events
+        .iter()
+        .find(|e| e.kind == Some(EventKind::ClipReady))
+        .expect("clip event");
+    assert_eq!(
+        http_size(&clip_event.url),
+        spooled_clip["bytes"].as_u64(),
+        "the whole clip was uploaded after the restart"
+    );
+}

@@ -1,0 +1,305 @@
+//! Private instances of the real servers, for tests that stop and restart them (the shared
+//! stack must stay up for the other tests), and a throttling TCP relay that makes an upload
+//! slow enough to be interrupted. The binaries are the stack's own (MinIO, Kafka's jars);
+//! `Stack::get()` installs them.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use crate::{repo_root, wait_for, Stack};
+
+fn cache() -> PathBuf {
+    PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/motion-in-motion")
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn listening(port: u16) -> bool {
+    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300)).is_ok()
+}
+
+/// A MinIO server of our own, with the stack's credentials and bucket (anonymous read).
+pub struct PrivateS3 {
+    pub port: u16,
+    data: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl PrivateS3 {
+    pub fn start(dir: &Path) -> PrivateS3 {
+        Stack::get();
+        let mut s3 = PrivateS3 {
+            port: free_port(),
+            data: dir.join("s3-data"),
+            log: dir.join("s3.log"),
+            child: None,
+        };
+        s3.resume();
+        s3.create_bucket();
+        s3
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it again after [`stop`](Self::stop), on the same port and data.
+    pub fn resume(&mut self) {
+        let stack = Stack::get();
+        let log = std::fs::File::create(&self.log).expect("s3 log");
+        let child = Command::new(cache().join("bin/minio"))
+            .args(["server", "--quiet", "--address"])
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--console-address")
+            .arg(format!("127.0.0.1:{}", free_port()))
+            .arg(&self.data)
+            .env("MINIO_ROOT_USER", &stack.access_key)
+            .env("MINIO_ROOT_PASSWORD", &stack.secret_key)
+            .env("MINIO_REGION", &stack.s3_region)
+            .env("MINIO_BROWSER", "off")
+            .env("MINIO_UPDATE", "off")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("minio starts");
+        self.child = Some(child);
+        let url = format!("{}/minio/health/live", self.endpoint());
+        wait_for("private MinIO to be ready", Duration::from_secs(60), || {
+            let ok = Command::new("curl")
+                .args(["-fsS", "-o", "/dev/null", &url])
+                .status()
+                .is_ok_and(|s| s.success());
+            ok.then_some(())
+        });
+    }
+
+    /// Kills the server (as a crash or a power cut would).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn create_bucket(&self) {
+        let stack = Stack::get();
+        let bucket = format!("{}/{}", self.endpoint(), stack.bucket);
+        let curl = |args: &[&str]| {
+            let out = Command::new("curl")
+                .args(["-fsS", "--aws-sigv4"])
+                .arg(format!("aws:amz:{}:s3", stack.s3_region))
+                .arg("--user")
+                .arg(format!("{}:{}", stack.access_key, stack.secret_key))
+                .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"])
+                .args(args)
+                .output()
+                .expect("curl runs");
+            assert!(
+                out.status.success(),
+                "curl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        curl(&["-X", "PUT", &bucket]);
+        let policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":["*"]}},"Action":["s3:GetObject"],"Resource":["arn:aws:s3:::{}/*"]}}]}}"#,
+            stack.bucket
+        );
+        curl(&[
+            "-X",
+            "PUT",
+            &format!("{bucket}?policy="),
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &policy,
+        ]);
+    }
+}
+
+impl Drop for PrivateS3 {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A one-node Kafka (KRaft) of our own that creates topics on first use.
+pub struct PrivateKafka {
+    pub port: u16,
+    conf: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+fn kafka_classpath() -> String {
+    let pom = std::fs::read_to_string(repo_root().join("tests/stack/kafka/pom.xml")).expect("pom");
+    let version = pom
+        .split("<kafka.version>")
+        .nth(1)
+        .and_then(|s| s.split("</kafka.version>").next())
+        .expect("kafka.version in the pom");
+    format!(
+        "{}/*",
+        cache().join(format!("kafka-{version}/libs")).display()
+    )
+}
+
+impl PrivateKafka {
+    pub fn start(dir: &Path) -> PrivateKafka {
+        Stack::get();
+        let port = free_port();
+        let controller = free_port();
+        let logs = dir.join("kafka-data");
+        let conf = dir.join("kafka.properties");
+        std::fs::write(
+            &conf,
+            format!(
+                "process.roles=broker,controller\nnode.id=1\n\
+                 controller.quorum.voters=1@127.0.0.1:{controller}\n\
+                 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}\n\
+                 advertised.listeners=PLAINTEXT://127.0.0.1:{port}\n\
+                 controller.listener.names=CONTROLLER\ninter.broker.listener.name=PLAINTEXT\n\
+                 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT\n\
+                 log.dirs={}\nnum.partitions=3\noffsets.topic.replication.factor=1\n\
+                 transaction.state.log.replication.factor=1\ntransaction.state.log.min.isr=1\n\
+                 group.initial.rebalance.delay.ms=0\nauto.create.topics.enable=true\n",
+                logs.display()
+            ),
+        )
+        .expect("kafka config");
+        let tool = |args: &[&str]| {
+            let out = Command::new("java")
+                .args([
+                    "-Xmx256m",
+                    "-cp",
+                    &kafka_classpath(),
+                    "kafka.tools.StorageTool",
+                ])
+                .args(args)
+                .output()
+                .expect("java runs");
+            assert!(
+                out.status.success(),
+                "StorageTool {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        let cluster = tool(&["random-uuid"]);
+        let conf_arg = conf.display().to_string();
+        tool(&["format", "--cluster-id", &cluster, "--config", &conf_arg]);
+        let mut kafka = PrivateKafka {
+            port,
+            conf,
+            log: dir.join("kafka.log"),
+            child: None,
+        };
+        kafka.resume();
+        kafka
+    }
+
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it again after [`stop`](Self::stop), on the same port and data.
+    pub fn resume(&mut self) {
+        let log = std::fs::File::create(&self.log).expect("kafka log");
+        let log4j = repo_root().join("tests/stack/kafka/server-log4j.properties");
+        let child = Command::new("java")
+            .args(["-Xms128m", "-Xmx384m", "-Djava.awt.headless=true"])
+            .arg(format!("-Dlog4j.configuration=file:{}", log4j.display()))
+            .arg(format!(
+                "-Dkafka.logs.dir={}",
+                self.log.parent().unwrap_or(Path::new("/tmp")).display()
+            ))
+            .args(["-cp", &kafka_classpath(), "kafka.Kafka"])
+            .arg(&self.conf)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("kafka starts");
+        self.child = Some(child);
+        let port = self.port;
+        wait_for("private Kafka to listen", Duration::from_secs(120), || {
+            listening(port).then_some(())
+        });
+    }
+
+    /// Kills the broker (as a crash would).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateKafka {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A TCP relay to `upstream` that passes client bytes at most `bytes_per_s`, so that an upload
+/// takes long enough to be cut in the middle.
+pub struct SlowRelay {
+    pub port: u16,
+    sent: Arc<AtomicU64>,
+}
+
+impl SlowRelay {
+    pub fn start(upstream: u16, bytes_per_s: u64) -> SlowRelay {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind relay");
+        let port = listener.local_addr().expect("relay address").port();
+        let sent = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&sent);
+        thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let counter = Arc::clone(&counter);
+                let (c2, s2) = match (client.try_clone(), server.try_clone()) {
+                    (Ok(c), Ok(s)) => (c, s),
+                    _ => continue,
+                };
+                thread::spawn(move || pipe(client, server, Some((bytes_per_s, counter))));
+                thread::spawn(move || pipe(s2, c2, None));
+            }
+        });
+        SlowRelay { port, sent }
+    }
+
+    /// Bytes passed from clients to the server so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream, throttle: Option<(u64, Arc<AtomicU64>)>) {
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 || to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        if let Some((rate, counter)) = &throttle {
+            counter.fetch_add(n as u64, Ordering::Relaxed);
+            thread::sleep(Duration::from_secs_f64(n as f64 / *rate as f64));
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}
