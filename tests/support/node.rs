@@ -127,12 +127,14 @@ impl EdgeNode {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
-    /// Waits for a normal exit and asserts it succeeded.
+    /// Waits for a normal exit and asserts it succeeded. Its log goes to the test's captured
+    /// output, which is shown if the test fails later.
     pub fn wait_success(mut self, timeout: Duration) -> Vec<serde_json::Value> {
         let start = Instant::now();
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(status.success(), "edge-node failed: {}", self.log());
+                eprintln!("edge-node log:\n{}", self.log());
+                assert!(status.success(), "edge-node failed");
                 return self.lines();
             }
             if start.elapsed() > timeout {

@@ -5,6 +5,7 @@
 //! process is killed (never left behind) when the capture is dropped.
 
 use std::io::{BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -44,6 +45,10 @@ impl FfmpegProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // Out of the terminal's process group, so Ctrl-C reaches only edge-node, which then
+            // finishes the open clip before it stops this decoder (dropping the pipe ends it
+            // if edge-node dies).
+            .process_group(0)
             .spawn()
             .map_err(|error| CaptureError::Spawn {
                 program: config.ffmpeg.display().to_string(),

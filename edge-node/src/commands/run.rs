@@ -147,7 +147,11 @@ impl Delivery {
         let parts = deliver::Parts {
             config: config.delivery.clone(),
             uploader: Uploader::new(s3).context("invalid [s3] settings")?,
-            publisher: Publisher::new(kafka).context("invalid [kafka] settings")?,
+            publisher: Publisher::new(
+                kafka,
+                Duration::from_secs(config.delivery.publish_timeout_s),
+            )
+            .context("invalid [kafka] settings")?,
             s3: s3.clone(),
             device,
             spool_dir: config.record.spool_dir.clone(),

@@ -297,7 +297,8 @@ async fn lane(shared: Arc<Shared>, lane: Lane) {
             .outbox()
             .next(lane, |key| shared.parts.s3.object_url(key));
         let Some(task) = task else {
-            if shared.closing.load(Ordering::Relaxed) {
+            // Blocked is not empty: the clip lane may be waiting for an alert.
+            if shared.closing.load(Ordering::Relaxed) && !shared.outbox().has_pending(lane) {
                 return;
             }
             wake.notified().await;

@@ -286,6 +286,14 @@ impl Outbox {
         None
     }
 
+    /// Whether `lane` still has steps to run (now, or once the steps they wait for are done).
+    pub fn has_pending(&self, lane: Lane) -> bool {
+        self.entries
+            .iter()
+            .flat_map(|e| &e.steps)
+            .any(|s| s.action.lane() == lane && s.state == StepState::Pending)
+    }
+
     /// Marks a step done, durably.
     pub fn done(&mut self, task: &Task) -> Result<(), OutboxError> {
         self.settle(task, StepState::Done)

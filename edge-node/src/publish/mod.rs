@@ -41,7 +41,9 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    pub fn new(settings: &KafkaSettings) -> Result<Self, PublishError> {
+    /// `timeout`: how long librdkafka keeps trying to deliver one message before it reports
+    /// a failure.
+    pub fn new(settings: &KafkaSettings, timeout: Duration) -> Result<Self, PublishError> {
         let mut config = ClientConfig::new();
         for (key, value) in settings.client_properties() {
             config.set(key, value);
@@ -54,7 +56,7 @@ impl Publisher {
             // A delivery that is not acknowledged within this fails, and the outbox tries
             // again later (same event_id): the outbox, not librdkafka's queue, is what survives
             // a restart.
-            .set("message.timeout.ms", "30000")
+            .set("message.timeout.ms", timeout.as_millis().to_string())
             .set("client.id", "motion-edge-node");
         let producer = config.create().map_err(PublishError::Settings)?;
         Ok(Publisher {

@@ -4,6 +4,7 @@
 
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::thread::{self, JoinHandle};
 
@@ -124,6 +125,9 @@ impl ClipEncoder {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
+            // Its own process group: Ctrl-C in a terminal signals the whole foreground group,
+            // and an encoder killed that way loses the open clip. We close its input instead.
+            .process_group(0)
             .spawn()
             .map_err(|e| RecordError::Encoder(format!("cannot start {}: {e}", ffmpeg.display())))?;
         let stderr = child.stderr.take().map(|mut pipe| {
