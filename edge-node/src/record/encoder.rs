@@ -3,8 +3,8 @@
 //! `+faststart`). On a Pi the hardware encoder (`h264_v4l2m2m`) does the work; elsewhere libx264.
 
 use std::io::{BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::thread::{self, JoinHandle};
 
