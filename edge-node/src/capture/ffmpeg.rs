@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tracing::debug;
 
-use super::{CaptureConfig, CaptureError, Input, Pace};
+use super::{CaptureConfig, CaptureError, Input, Pace, NETWORK_TIMEOUT};
 
 /// Pipe buffer for decoded frames.
 const PIPE_BUFFER: usize = 512 * 1024;
@@ -21,8 +21,6 @@ const STDERR_TAIL: usize = 2048;
 /// V4L2 cameras are opened at this size and rate unless configured.
 const DEVICE_DEFAULT_SIZE: (u32, u32) = (640, 480);
 const DEVICE_DEFAULT_FPS: f64 = 15.0;
-/// A network camera that sends nothing for this long counts as lost (ffmpeg's socket timeout).
-const NETWORK_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(super) struct FfmpegProcess {
     child: Child,

@@ -1,15 +1,17 @@
 //! Capture: frames from a camera, a stream, a file or a test pattern, as planar YUV with a media
 //! time.
 //!
-//! Raw `.y4m` files are read directly. Everything else is decoded by an ffmpeg subprocess that
-//! writes a Y4M pipe ([`ffmpeg`]): ffmpeg already speaks V4L2, RTSP, HTTP MJPEG and every file
-//! format, keeps decoder crashes out of our process, and lets us ask for luma only when nobody
-//! records (half the bytes through the pipe). [`supervise`] turns a lost camera into a logged,
-//! reported status and a retry with backoff.
+//! Raw `.y4m` files are read directly. Video files and network streams that decode to 4:2:0 are
+//! decoded in process with libavcodec ([`libav`]), which costs ~20 MB less memory than the
+//! ffmpeg program. Everything else (V4L2, lavfi patterns, other pixel formats, resizing) is
+//! decoded by an ffmpeg subprocess that writes a Y4M pipe ([`ffmpeg`]); `decoder = "ffmpeg"`
+//! sends every input there, for those who prefer a decoder crash to stay out of the daemon.
+//! [`supervise`] turns a lost camera into a logged, reported status and a retry with backoff.
 //!
 //! Not here: what the frames mean (`detect`) or what is kept of them (`record`).
 
 mod ffmpeg;
+mod libav;
 mod supervise;
 mod y4m;
 
@@ -25,7 +27,11 @@ pub use self::supervise::{supervise, CameraStatus};
 pub use self::y4m::{Chroma, StreamInfo};
 
 use self::ffmpeg::FfmpegProcess;
+use self::libav::{LibavSource, Unsuitable};
 use self::y4m::Y4mReader;
+
+/// A network camera that sends nothing for this long counts as lost (the socket timeout).
+const NETWORK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads of raw Y4M files go through a buffer this big (a few frames' headers, not whole frames:
 /// large reads bypass it).
@@ -48,6 +54,9 @@ pub struct CaptureConfig {
     /// Skip H.264's in-loop deblocking filter when decoding: about 10% less CPU, slightly blockier
     /// frames; detection is not affected in our tests. Default on.
     pub fast_decode: bool,
+    /// Where compressed input is decoded: `auto` (in process with libavcodec when it can, the
+    /// ffmpeg program otherwise) or `ffmpeg` (always the program). Default `auto`.
+    pub decoder: DecoderChoice,
     /// The ffmpeg program. Default `ffmpeg` (from PATH).
     pub ffmpeg: PathBuf,
     /// Longest wait between attempts to reopen a lost camera, in seconds. Default 30.
@@ -62,6 +71,7 @@ impl Default for CaptureConfig {
             height: None,
             fps: None,
             fast_decode: true,
+            decoder: DecoderChoice::Auto,
             ffmpeg: "ffmpeg".into(),
             reconnect_max_s: 30,
         }
@@ -106,6 +116,15 @@ impl CaptureConfig {
         }
         Ok(())
     }
+}
+
+/// `decoder` in `[capture]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecoderChoice {
+    #[default]
+    Auto,
+    Ffmpeg,
 }
 
 /// What `input` names.
@@ -217,11 +236,20 @@ pub struct Frame {
     pub chroma: Vec<u8>,
 }
 
+/// Where an open capture's frames come from.
+enum Source {
+    /// A Y4M stream: a raw file, or the pipe of an ffmpeg subprocess.
+    Y4m {
+        reader: Y4mReader<Box<dyn BufRead + Send>>,
+        process: Option<FfmpegProcess>,
+    },
+    Libav(Box<LibavSource>),
+}
+
 /// An open source of frames.
 pub struct Capture {
     input: Input,
-    reader: Y4mReader<Box<dyn BufRead + Send>>,
-    process: Option<FfmpegProcess>,
+    source: Source,
     with_chroma: bool,
     pace: Pace,
     opened: Instant,
@@ -238,35 +266,14 @@ impl Capture {
         config.validate()?;
         let input = Input::parse(&config.input)?;
         let name = input.describe();
-        let native = match &input {
-            Input::Y4mFile(path) if config.width.is_none() && config.fps.is_none() => Some(path),
-            _ => None,
+        let source = match Self::open_libav(config, &input)? {
+            Some(libav) => Source::Libav(Box::new(libav)),
+            None => Self::open_y4m(config, &input, pace)?,
         };
-        let (stream, process): (Box<dyn BufRead + Send>, _) = match native {
-            Some(path) => {
-                let file = File::open(path).map_err(|e| CaptureError::io(&name, e))?;
-                (Box::new(BufReader::with_capacity(FILE_BUFFER, file)), None)
-            }
-            None => {
-                if let Input::File(path) | Input::Y4mFile(path) = &input {
-                    // Say which file is missing, instead of ffmpeg's terse message.
-                    std::fs::metadata(path).map_err(|e| CaptureError::io(&name, e))?;
-                }
-                let mut process = FfmpegProcess::spawn(config, &input, pace)?;
-                (Box::new(process.take_stdout()), Some(process))
-            }
+        let info = match &source {
+            Source::Y4m { reader, .. } => reader.info(),
+            Source::Libav(libav) => libav.info(),
         };
-        let reader = match Y4mReader::new(stream, &name) {
-            Ok(reader) => reader,
-            Err(err) => {
-                // ffmpeg's own message says more than "empty stream".
-                return Err(match process {
-                    Some(process) => process.failure().unwrap_or(err),
-                    None => err,
-                });
-            }
-        };
-        let info = reader.info();
         if with_chroma && !matches!(info.chroma, Chroma::C420) {
             return Err(CaptureError::Format {
                 input: name,
@@ -278,8 +285,7 @@ impl Capture {
         }
         Ok(Capture {
             input,
-            reader,
-            process,
+            source,
             with_chroma,
             pace,
             opened: Instant::now(),
@@ -287,8 +293,70 @@ impl Capture {
         })
     }
 
+    /// In-process decoding, when it is allowed and can do this input.
+    fn open_libav(
+        config: &CaptureConfig,
+        input: &Input,
+    ) -> Result<Option<LibavSource>, CaptureError> {
+        if config.decoder == DecoderChoice::Ffmpeg
+            || !matches!(input, Input::File(_) | Input::Url(_))
+        {
+            return Ok(None);
+        }
+        if let Input::File(path) = input {
+            // Say which file is missing, instead of libavformat's terse message.
+            std::fs::metadata(path).map_err(|e| CaptureError::io(&input.describe(), e))?;
+        }
+        match LibavSource::open(config, input) {
+            Ok(libav) => Ok(Some(libav)),
+            Err(Unsuitable::Fallback(why)) => {
+                tracing::debug!(
+                    input = input.describe(),
+                    why,
+                    "decoding with the ffmpeg program"
+                );
+                Ok(None)
+            }
+            Err(Unsuitable::Failed(err)) => Err(err),
+        }
+    }
+
+    /// A raw Y4M file read directly, or an ffmpeg subprocess writing Y4M.
+    fn open_y4m(config: &CaptureConfig, input: &Input, pace: Pace) -> Result<Source, CaptureError> {
+        let name = input.describe();
+        let native = match input {
+            Input::Y4mFile(path) if config.width.is_none() && config.fps.is_none() => Some(path),
+            _ => None,
+        };
+        let (stream, process): (Box<dyn BufRead + Send>, _) = match native {
+            Some(path) => {
+                let file = File::open(path).map_err(|e| CaptureError::io(&name, e))?;
+                (Box::new(BufReader::with_capacity(FILE_BUFFER, file)), None)
+            }
+            None => {
+                if let Input::File(path) | Input::Y4mFile(path) = input {
+                    // Say which file is missing, instead of ffmpeg's terse message.
+                    std::fs::metadata(path).map_err(|e| CaptureError::io(&name, e))?;
+                }
+                let mut process = FfmpegProcess::spawn(config, input, pace)?;
+                (Box::new(process.take_stdout()), Some(process))
+            }
+        };
+        match Y4mReader::new(stream, &name) {
+            Ok(reader) => Ok(Source::Y4m { reader, process }),
+            // ffmpeg's own message says more than "empty stream".
+            Err(err) => Err(match process {
+                Some(process) => process.failure().unwrap_or(err),
+                None => err,
+            }),
+        }
+    }
+
     pub fn info(&self) -> StreamInfo {
-        self.reader.info()
+        match &self.source {
+            Source::Y4m { reader, .. } => reader.info(),
+            Source::Libav(libav) => libav.info(),
+        }
     }
 
     pub fn input(&self) -> &Input {
@@ -299,25 +367,31 @@ impl Capture {
     /// the input; for a live source that means the camera was lost.
     pub fn next_frame(&mut self, frame: &mut Frame) -> Result<bool, CaptureError> {
         let chroma = self.with_chroma.then_some(&mut frame.chroma);
-        let more = match self.reader.read_frame(&mut frame.luma, chroma) {
-            Ok(more) => more,
-            Err(err) => {
-                let name = self.input.describe();
-                return Err(match self.process.take() {
-                    Some(process) => process.failure().unwrap_or(CaptureError::io(&name, err)),
-                    None => CaptureError::io(&name, err),
-                });
-            }
+        let more = match &mut self.source {
+            Source::Libav(libav) => libav.read_frame(&mut frame.luma, chroma)?,
+            Source::Y4m { reader, process } => match reader.read_frame(&mut frame.luma, chroma) {
+                Ok(true) => true,
+                Ok(false) => {
+                    if let Some(process) = process.take() {
+                        process.finish()?;
+                    }
+                    false
+                }
+                Err(err) => {
+                    let name = self.input.describe();
+                    return Err(match process.take() {
+                        Some(process) => process.failure().unwrap_or(CaptureError::io(&name, err)),
+                        None => CaptureError::io(&name, err),
+                    });
+                }
+            },
         };
         if !more {
-            if let Some(process) = self.process.take() {
-                process.finish()?;
-            }
             return Ok(false);
         }
         frame.index = self.next_index;
         self.next_index += 1;
-        let fps = self.reader.info().fps;
+        let fps = self.info().fps;
         frame.at = if self.input.is_live() {
             self.opened.elapsed()
         } else {
@@ -459,5 +533,49 @@ mod tests {
                 "{err:?}"
             );
         }
+    }
+
+    #[test]
+    fn in_process_decoding_gives_the_same_frames_as_the_ffmpeg_program(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let clip = dir.path().join("clip.mp4");
+        let made = std::process::Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i"])
+            .args([
+                "testsrc2=s=160x120:r=15:d=1",
+                "-c:v",
+                "libx264",
+                "-pix_fmt",
+                "yuv420p",
+            ])
+            .arg(&clip)
+            .status()?;
+        assert!(made.success(), "ffmpeg made the clip");
+        type Planes = (Vec<u8>, Vec<u8>);
+        let decode = |decoder| -> Result<(StreamInfo, Vec<Planes>), CaptureError> {
+            let config = CaptureConfig {
+                input: clip.display().to_string(),
+                decoder,
+                ..CaptureConfig::default()
+            };
+            let mut capture = Capture::open(&config, true, Pace::AsFastAsPossible)?;
+            assert_eq!(
+                matches!(capture.source, Source::Libav(_)),
+                decoder == DecoderChoice::Auto
+            );
+            let mut frames = Vec::new();
+            let mut frame = Frame::default();
+            while capture.next_frame(&mut frame)? {
+                frames.push((frame.luma.clone(), frame.chroma.clone()));
+            }
+            Ok((capture.info(), frames))
+        };
+        let (ours, ours_frames) = decode(DecoderChoice::Auto)?;
+        let (theirs, theirs_frames) = decode(DecoderChoice::Ffmpeg)?;
+        assert_eq!(ours, theirs);
+        assert_eq!(ours_frames.len(), 15);
+        assert!(ours_frames == theirs_frames, "the decoded frames differ");
+        Ok(())
     }
 }
