@@ -6,24 +6,27 @@
 
 pub mod cache;
 mod cli;
+pub mod clips;
 mod commands;
 mod ipc;
+pub mod notify;
+pub mod settings;
 pub mod source;
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use motion_event::settings::KafkaSettings;
 use tauri::{Emitter, Manager};
 
 use crate::cache::Cache;
+use crate::source::EventSource;
 
 pub use cli::main;
 
 /// What the window needs to start: where the cache is and where events come from.
 pub(crate) struct AppOptions {
     pub db: Option<PathBuf>,
-    pub kafka: Option<KafkaSettings>,
+    pub source: Option<EventSource>,
 }
 
 pub(crate) fn run_app(options: AppOptions) -> anyhow::Result<()> {
@@ -36,16 +39,23 @@ pub(crate) fn run_app(options: AppOptions) -> anyhow::Result<()> {
             let cache = tauri::async_runtime::block_on(Cache::open(&db))?;
             tracing::info!(db = %db.display(), "event cache open");
             app.manage(cache.clone());
-            if let Some(kafka) = options.kafka.clone() {
+            if let Some(source) = options.source.clone() {
                 let handle = app.handle().clone();
-                tauri::async_runtime::spawn(source::run_kafka(kafka, cache, move |n| {
-                    if let Err(err) = handle.emit(ipc::EVENTS_CHANGED, n) {
-                        tracing::warn!(%err, "cannot tell the window about new events");
+                tauri::async_runtime::spawn(async move {
+                    let result = source::run(source, cache, move |n| {
+                        if let Err(err) = handle.emit(ipc::EVENTS_CHANGED, n) {
+                            tracing::warn!(%err, "cannot tell the window about new events");
+                        }
+                    })
+                    .await;
+                    if let Err(err) = result {
+                        tracing::error!(%err, "the event source stopped");
                     }
-                }));
+                });
             } else {
                 tracing::warn!(
-                    "no event source configured (set --kafka-bootstrap or MIM_KAFKA_BOOTSTRAP)"
+                    "no event source configured (set --ksqldb-url or MIM_KSQLDB_URL, \
+                     or --kafka-bootstrap or MIM_KAFKA_BOOTSTRAP)"
                 );
             }
             Ok(())

@@ -1,9 +1,12 @@
 //! Cross-process tests against the real local stack (`tests/stack/up`): one test binary, one
 //! module per concern.
 
+mod check;
 mod deliver;
 mod detect;
 mod kafka;
+mod ksqldb;
+mod notify;
 mod record;
 mod s3;
 mod skeleton;

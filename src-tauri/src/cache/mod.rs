@@ -47,6 +47,14 @@ pub struct KafkaPosition {
     pub next_offset: i64,
 }
 
+/// See [`Cache::newest`]. Both are Unix ms; they come from different clocks (the camera's and
+/// this machine's), which is why a caller may want both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Newest {
+    pub event_ms: i64,
+    pub received_ms: i64,
+}
+
 #[derive(Clone)]
 pub struct Cache {
     pool: SqlitePool,
@@ -161,23 +169,75 @@ impl Cache {
         Ok(rows.iter().map(row_to_event).collect())
     }
 
+    /// The newest event's own time and when the newest event reached this machine; `None`
+    /// when the cache is empty. A source resuming after a gap starts from about here.
+    pub async fn newest(&self) -> Result<Option<Newest>, CacheError> {
+        let row = sqlx::query("SELECT MAX(sort_ms), MAX(received_ms) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(
+            match (row.get::<Option<i64>, _>(0), row.get::<Option<i64>, _>(1)) {
+                (Some(event_ms), Some(received_ms)) => Some(Newest {
+                    event_ms,
+                    received_ms,
+                }),
+                _ => None,
+            },
+        )
+    }
+
     pub async fn count(&self) -> Result<i64, CacheError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM events")
             .fetch_one(&self.pool)
             .await?)
     }
+
+    /// A mark of the newest row, 0 when the cache is empty; see [`Cache::inserted_after`].
+    pub async fn insert_mark(&self) -> Result<i64, CacheError> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM events")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Events whose row was created after `mark`, oldest first, at most `limit`, with the mark
+    /// to pass next time. SQLite numbers rows in insertion order (rowid) and an upsert keeps a
+    /// row's number, so these are the events first seen since the mark, not updated ones; the
+    /// alerts (`notify/`) use it. A VACUUM may renumber rows, so a mark is only good in-process.
+    pub async fn inserted_after(
+        &self,
+        mark: i64,
+        limit: u32,
+    ) -> Result<(Vec<MotionEvent>, i64), CacheError> {
+        let rows = sqlx::query(
+            "SELECT event_id, device_id, device_name, device_type, url, time, message,
+                    snapshot_url, kind, timestamp_ms, duration_s, rowid
+             FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?",
+        )
+        .bind(mark)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let next = rows.last().map_or(mark, |r| r.get::<i64, _>(11));
+        Ok((rows.iter().map(row_to_event).collect(), next))
+    }
 }
 
 /// A later message may only add to what is known: a clip URL replaces an empty one,
-/// `clip_ready` outranks `motion_started`, and nothing known is blanked by a replay.
+/// `clip_ready` outranks `motion_started`, and nothing known is blanked by a replay. Sources
+/// that merge a live stream with a backfill deliver an event's messages in any order, so a
+/// `motion_started` arriving after the `clip_ready` changes nothing of that row at all.
 const UPSERT: &str = "
 INSERT INTO events (event_id, device_id, device_name, device_type, url, time, message,
                     snapshot_url, kind, timestamp_ms, duration_s, sort_ms, received_ms)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (event_id) DO UPDATE SET
-    device_name  = excluded.device_name,
+    device_name  = CASE WHEN events.kind = 'clip_ready' AND excluded.kind IS NOT 'clip_ready'
+                        THEN events.device_name ELSE excluded.device_name END,
     url          = CASE WHEN excluded.url <> '' THEN excluded.url ELSE events.url END,
-    message      = excluded.message,
+    message      = CASE WHEN events.kind = 'clip_ready' AND excluded.kind IS NOT 'clip_ready'
+                        THEN events.message ELSE excluded.message END,
     snapshot_url = COALESCE(excluded.snapshot_url, events.snapshot_url),
     kind         = CASE WHEN events.kind = 'clip_ready' THEN events.kind
                         ELSE COALESCE(excluded.kind, events.kind) END,
@@ -187,8 +247,10 @@ WHERE (CASE WHEN excluded.url <> '' THEN excluded.url ELSE events.url END) IS NO
    OR COALESCE(excluded.snapshot_url, events.snapshot_url) IS NOT events.snapshot_url
    OR (CASE WHEN events.kind = 'clip_ready' THEN events.kind
             ELSE COALESCE(excluded.kind, events.kind) END) IS NOT events.kind
-   OR excluded.message IS NOT events.message
-   OR excluded.device_name IS NOT events.device_name
+   OR (CASE WHEN events.kind = 'clip_ready' AND excluded.kind IS NOT 'clip_ready'
+            THEN events.message ELSE excluded.message END) IS NOT events.message
+   OR (CASE WHEN events.kind = 'clip_ready' AND excluded.kind IS NOT 'clip_ready'
+            THEN events.device_name ELSE excluded.device_name END) IS NOT events.device_name
    OR COALESCE(events.timestamp_ms, excluded.timestamp_ms) IS NOT events.timestamp_ms
    OR COALESCE(excluded.duration_s, events.duration_s) IS NOT events.duration_s";
 
@@ -267,6 +329,43 @@ mod tests {
         assert_eq!(cache.apply(&[started], &[]).await.expect("apply"), 0);
         let rows = cache.recent(10).await.expect("recent");
         assert_eq!(rows, vec![ready]);
+    }
+
+    #[tokio::test]
+    async fn clip_ready_wins_whatever_order_the_messages_arrive_in() {
+        // A live push row and a backfilled row of the same event can arrive either way round,
+        // even inside one batch; the clip must never go back to empty.
+        let (_dir, cache) = temp_cache().await;
+        let mut started = event("e2", EventKind::MotionStarted, "", 1000);
+        started.message = "Motion detected (still recording)".into();
+        let ready = event("e2", EventKind::ClipReady, "http://s3.local/b/e2.mp4", 1000);
+        cache
+            .apply(&[ready.clone(), started.clone()], &[])
+            .await
+            .expect("apply");
+        assert_eq!(cache.recent(10).await.expect("recent"), vec![ready.clone()]);
+        assert_eq!(cache.apply(&[started], &[]).await.expect("apply"), 0);
+        assert_eq!(cache.recent(10).await.expect("recent"), vec![ready]);
+    }
+
+    #[tokio::test]
+    async fn newest_reports_both_clocks_and_nothing_when_empty() {
+        let (_dir, cache) = temp_cache().await;
+        assert_eq!(cache.newest().await.expect("newest"), None);
+        let before = chrono::Utc::now().timestamp_millis();
+        cache
+            .apply(
+                &[
+                    event("a", EventKind::ClipReady, "http://s3.local/b/a.mp4", 5000),
+                    event("b", EventKind::ClipReady, "http://s3.local/b/b.mp4", 3000),
+                ],
+                &[],
+            )
+            .await
+            .expect("apply");
+        let newest = cache.newest().await.expect("newest").expect("some");
+        assert_eq!(newest.event_ms, 5000);
+        assert!(newest.received_ms >= before, "{newest:?}");
     }
 
     #[tokio::test]

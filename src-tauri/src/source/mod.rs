@@ -1,10 +1,13 @@
 //! Where events come from, and keeping that connection alive.
 //!
+//! Two sources, one chosen by the settings: ksqlDB (`ksqldb/`: a push query plus a backfilling
+//! pull query over HTTP) when a ksqlDB URL is configured, else Kafka directly (`kafka.rs`).
 //! A source feeds the cache and nothing else; the UI and notifications learn of new events
 //! through the callback. Any failure ends in a reconnect with capped, jittered backoff: a
 //! desktop app must ride out a broker restart or a laptop waking up without user action.
 
 pub mod kafka;
+pub mod ksqldb;
 
 use std::time::Duration;
 
@@ -12,9 +15,33 @@ use motion_event::settings::KafkaSettings;
 
 use crate::cache::Cache;
 use kafka::KafkaSource;
+use ksqldb::{KsqlDbError, KsqlDbSettings};
 
 const MIN_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The configured event source.
+#[derive(Debug, Clone)]
+pub enum EventSource {
+    KsqlDb(KsqlDbSettings),
+    Kafka(KafkaSettings),
+}
+
+/// Runs `source` until the task is dropped, calling `on_change(n)` after each batch that
+/// changed `n` cached events. Returns only if the settings cannot work at all.
+pub async fn run(
+    source: EventSource,
+    cache: Cache,
+    on_change: impl Fn(u64),
+) -> Result<(), KsqlDbError> {
+    match source {
+        EventSource::KsqlDb(settings) => ksqldb::run(settings, cache, on_change).await,
+        EventSource::Kafka(settings) => {
+            run_kafka(settings, cache, on_change).await;
+            Ok(())
+        }
+    }
+}
 
 /// Runs the Kafka source until the task is dropped, calling `on_change(n)` after each batch
 /// that changed `n` cached events.

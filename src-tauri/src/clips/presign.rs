@@ -1,0 +1,207 @@
+//! Private buckets: URLs into the configured bucket are presigned for GET with a read-only key
+//! (expiring); other http(s) URLs pass through as they are; anything else is refused.
+//!
+//! Signing is `object_store`'s (the same crate the edge node uploads with): no hand-written
+//! SigV4 here.
+
+use std::time::Duration;
+
+use motion_event::settings::S3Settings;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as ObjectPath;
+use object_store::signer::Signer;
+
+/// Presigned URLs live this long: enough to watch a clip, short enough that a leaked link
+/// soon stops working.
+pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum UrlError {
+    #[error("refusing to load `{0}`: only http and https URLs are allowed")]
+    Scheme(String),
+    #[error("S3 read settings are invalid: {0}")]
+    Settings(#[source] object_store::Error),
+    #[error("cannot presign {key}: {source}")]
+    Sign {
+        key: String,
+        #[source]
+        source: object_store::Error,
+    },
+}
+
+/// Turns the URLs in events into URLs the player can load.
+pub struct ClipUrls {
+    signer: Option<(AmazonS3, S3Settings)>,
+    expiry: Duration,
+}
+
+impl ClipUrls {
+    /// Without read credentials URLs pass through (public buckets, the local stack).
+    pub fn public() -> ClipUrls {
+        ClipUrls {
+            signer: None,
+            expiry: DEFAULT_EXPIRY,
+        }
+    }
+
+    /// Presigns URLs into `settings.bucket` with its (read-only) key.
+    pub fn signing(settings: &S3Settings, expiry: Duration) -> Result<ClipUrls, UrlError> {
+        let mut builder = AmazonS3Builder::new()
+            .with_bucket_name(&settings.bucket)
+            .with_region(&settings.region)
+            .with_access_key_id(&settings.access_key_id)
+            .with_secret_access_key(settings.secret_access_key.expose())
+            .with_virtual_hosted_style_request(!settings.uses_path_style());
+        if let Some(endpoint) = &settings.endpoint {
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"));
+        }
+        let store = builder.build().map_err(UrlError::Settings)?;
+        Ok(ClipUrls {
+            signer: Some((store, settings.clone())),
+            expiry,
+        })
+    }
+
+    /// The URL to load for `url` from an event.
+    pub async fn resolve(&self, url: &str) -> Result<String, UrlError> {
+        let url = url.trim();
+        if !is_http(url) {
+            return Err(UrlError::Scheme(url.chars().take(80).collect()));
+        }
+        let Some((store, settings)) = &self.signer else {
+            return Ok(url.to_owned());
+        };
+        let Some(key) = key_in_bucket(settings, url) else {
+            // Not our bucket (a CDN, another server): nothing to sign.
+            return Ok(url.to_owned());
+        };
+        let path = ObjectPath::from(key.as_str());
+        store
+            .signed_url(reqwest::Method::GET, &path, self.expiry)
+            .await
+            .map(|u| u.to_string())
+            .map_err(|source| UrlError::Sign { key, source })
+    }
+}
+
+/// True for `http://` and `https://` URLs (any case), the only ones ever loaded.
+pub fn is_http(url: &str) -> bool {
+    let lower = url.trim_start().to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://")
+}
+
+/// The object key of `url` if it points into the configured bucket, decoded.
+fn key_in_bucket(settings: &S3Settings, url: &str) -> Option<String> {
+    let base = settings.object_url("");
+    let rest = url.strip_prefix(base.as_str())?;
+    let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+    (!rest.is_empty()).then(|| percent_decode(rest))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use motion_event::settings::Secret;
+
+    fn minio() -> S3Settings {
+        S3Settings {
+            bucket: "motion-clips".into(),
+            region: "us-east-1".into(),
+            endpoint: Some("http://127.0.0.1:19000".into()),
+            path_style: None,
+            access_key_id: "reader".into(),
+            secret_access_key: Secret::new("reader-secret"),
+            public_base_url: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn only_http_urls_are_ever_loaded() {
+        let urls = ClipUrls::public();
+        for bad in [
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "data:text/html,<script>",
+            " ftp://x/y.mp4",
+            "",
+        ] {
+            assert!(
+                matches!(urls.resolve(bad).await, Err(UrlError::Scheme(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            urls.resolve("HTTPS://cdn.example/a.mp4")
+                .await
+                .ok()
+                .as_deref(),
+            Some("HTTPS://cdn.example/a.mp4")
+        );
+    }
+
+    #[tokio::test]
+    async fn urls_into_the_bucket_are_presigned_and_others_pass_through(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let urls = ClipUrls::signing(&minio(), Duration::from_secs(600))?;
+        let signed = urls
+            .resolve("http://127.0.0.1:19000/motion-clips/garage/2026/11/25/e%201.mp4")
+            .await?;
+        assert!(
+            signed.starts_with("http://127.0.0.1:19000/motion-clips/garage/2026/11/25/e%201.mp4?"),
+            "{signed}"
+        );
+        for part in [
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256",
+            "X-Amz-Expires=600",
+            "X-Amz-Signature=",
+        ] {
+            assert!(signed.contains(part), "{part} in {signed}");
+        }
+        assert!(!signed.contains("reader-secret"), "the secret never leaves");
+        let other = "https://cdn.example/garage/e1.mp4";
+        assert_eq!(urls.resolve(other).await?, other);
+        Ok(())
+    }
+
+    #[test]
+    fn keys_are_found_only_inside_the_bucket() {
+        let s = minio();
+        assert_eq!(
+            key_in_bucket(&s, "http://127.0.0.1:19000/motion-clips/a/b%2Bc.mp4?x=1").as_deref(),
+            Some("a/b+c.mp4")
+        );
+        assert_eq!(
+            key_in_bucket(&s, "http://127.0.0.1:19000/other-bucket/a.mp4"),
+            None
+        );
+        assert_eq!(
+            key_in_bucket(&s, "http://127.0.0.1:19000/motion-clips/"),
+            None
+        );
+    }
+}

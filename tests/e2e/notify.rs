@@ -1,0 +1,378 @@
+//! Desktop alerts reach a real notification server: an X server (Xvfb), a private D-Bus
+//! session and dunst, with `motion-in-motion sync --notify` following the real Kafka topic.
+//! What arrived is read back from dunst's own history (`dunstctl history`).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use motion_e2e::{bin, ffmpeg, unique, wait_for, Stack};
+use motion_event::{EventKind, MotionEvent};
+use rdkafka::config::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use serde_json::Value;
+
+/// Kills the process when the test ends, pass or fail.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A desktop session of our own: nothing here touches the user's display or bus.
+/// Fields drop in order: dunst before the bus, the bus before the X server.
+struct Desktop {
+    _dunst: Proc,
+    _bus: Proc,
+    _bus_out: BufReader<ChildStdout>,
+    _x: Proc,
+    _x_out: BufReader<ChildStdout>,
+    display: String,
+    bus_address: String,
+}
+
+/// Reads the first line a child prints, which is how Xvfb and dbus-daemon tell what they chose.
+fn first_line(child: &mut Child, what: &str) -> (String, BufReader<ChildStdout>) {
+    let mut out = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut line = String::new();
+    out.read_line(&mut line)
+        .unwrap_or_else(|e| panic!("cannot read {what}: {e}"));
+    let line = line.trim().to_owned();
+    assert!(!line.is_empty(), "{what} exited without saying where it is");
+    (line, out)
+}
+
+impl Desktop {
+    /// `critical_summary`: a dunst glob for the summaries of this test's popups, which it makes
+    /// critical (never expiring, listed first) so `dunstctl action 0` reaches them.
+    fn start(dir: &Path, critical_summary: &str) -> Desktop {
+        // Xvfb picks a free display itself and prints its number on the given fd.
+        let mut x = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "800x600x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Xvfb (scripts/install-deps installs it)");
+        let (number, x_out) = first_line(&mut x, "Xvfb's display");
+        let x = Proc(x);
+        let display = format!(":{number}");
+
+        let mut bus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dbus-daemon (scripts/install-deps installs dbus-x11)");
+        let (bus_address, bus_out) = first_line(&mut bus, "the D-Bus address");
+        let bus = Proc(bus);
+
+        // Markup on (dunst's default, and the case where an unescaped tag would render);
+        // other popups expire fast so they never crowd ours out.
+        let config = dir.join("dunstrc");
+        std::fs::write(
+            &config,
+            format!(
+                "[global]\n    markup = full\n    history_length = 1000\n    notification_limit = 0\n    sort = yes\n\
+                 [urgency_low]\n    timeout = 2\n[urgency_normal]\n    timeout = 2\n\
+                 [urgency_critical]\n    timeout = 0\n\
+                 [this_test]\n    summary = \"{critical_summary}\"\n    urgency = critical\n"
+            ),
+        )
+        .expect("write dunstrc");
+        let log = std::fs::File::create(dir.join("dunst.log")).expect("dunst log");
+        let dunst = Proc(
+            Command::new("dunst")
+                .arg("-config")
+                .arg(&config)
+                .env("DISPLAY", &display)
+                .env("DBUS_SESSION_BUS_ADDRESS", &bus_address)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("start dunst (scripts/install-deps installs it)"),
+        );
+        let desktop = Desktop {
+            _dunst: dunst,
+            _bus: bus,
+            _bus_out: bus_out,
+            _x: x,
+            _x_out: x_out,
+            display,
+            bus_address,
+        };
+        wait_for("dunst on the private bus", Duration::from_secs(30), || {
+            desktop.dunstctl(&["is-paused"])
+        });
+        desktop
+    }
+
+    /// Runs `dunstctl ARGS` on this session; its output if it succeeded.
+    fn dunstctl(&self, args: &[&str]) -> Option<String> {
+        let out = Command::new("dunstctl")
+            .args(args)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The closed notifications, newest first, as field -> value.
+    fn history(&self) -> Vec<HashMap<String, Value>> {
+        let Some(json) = self.dunstctl(&["history"]) else {
+            return Vec::new();
+        };
+        let parsed: Value = serde_json::from_str(&json).expect("dunstctl history prints JSON");
+        parsed["data"][0]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(Value::as_object)
+                    .map(|fields| {
+                        fields
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v["data"].clone()))
+                            .collect()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The history entry whose summary is `summary`, once there is one.
+    fn find(&self, summary: &str) -> Option<HashMap<String, Value>> {
+        self.history()
+            .into_iter()
+            .find(|n| n.get("summary").and_then(Value::as_str) == Some(summary))
+    }
+
+    /// `motion-in-motion sync --notify` on this desktop, logging to `log`.
+    fn sync(&self, db: &Path, log: &Path) -> Proc {
+        let stack = Stack::get();
+        Proc(
+            Command::new(bin("motion-in-motion"))
+                .args(["sync", "--notify", "--db"])
+                .arg(db)
+                .args([
+                    "--kafka-bootstrap",
+                    &stack.kafka_bootstrap,
+                    "--topic",
+                    &stack.topic,
+                ])
+                .env("DISPLAY", &self.display)
+                .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
+                .env("RUST_LOG", "motion_in_motion_lib=info")
+                .env("NO_COLOR", "1")
+                // Follow Kafka, whatever the environment says about ksqlDB.
+                .env_remove("MIM_KSQLDB_URL")
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(log).expect("sync log"))
+                .spawn()
+                .expect("start motion-in-motion sync --notify"),
+        )
+    }
+}
+
+fn field<'a>(n: &'a HashMap<String, Value>, name: &str) -> &'a str {
+    n.get(name).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// Serves `body` as a JPEG to every request, for as long as the test binary runs.
+fn serve_jpeg(body: Vec<u8>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(&body);
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// A new event from a camera of its own, happening now.
+fn event(device_name: &str, message: &str, snapshot_url: Option<String>) -> MotionEvent {
+    // The event's `time` is local wall-clock time, as a camera writes it.
+    let out = Command::new("date")
+        .arg("+%Y-%m-%d %H:%M:%S")
+        .output()
+        .expect("date");
+    let time = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis();
+    MotionEvent {
+        event_id: unique("notify-event"),
+        device_id: unique("notify-cam"),
+        device_name: device_name.into(),
+        device_type: "camera".into(),
+        url: String::new(),
+        time,
+        message: message.into(),
+        snapshot_url,
+        kind: Some(EventKind::MotionStarted),
+        timestamp_ms: Some(i64::try_from(now_ms).expect("ms fit i64")),
+        duration_s: None,
+    }
+}
+
+async fn produce(ev: &MotionEvent) {
+    let stack = Stack::get();
+    let mut config = ClientConfig::new();
+    for (k, v) in stack.kafka().client_properties() {
+        config.set(k, v);
+    }
+    let producer: FutureProducer = config.create().expect("producer");
+    let payload = ev.to_json();
+    producer
+        .send(
+            FutureRecord::to(&stack.topic)
+                .key(&ev.device_id)
+                .payload(&payload),
+            Timeout::After(Duration::from_secs(30)),
+        )
+        .await
+        .expect("delivery report");
+}
+
+fn read(path: &PathBuf) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_event_pops_up_with_camera_time_message_snapshot_and_an_open_action() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tag = unique("E2E");
+    let camera = format!("{tag} Porch");
+    let desktop = Desktop::start(dir.path(), &format!("{tag}*"));
+    let jpeg_path = dir.path().join("snapshot.jpg");
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120",
+            "-frames:v",
+            "1",
+        ],
+        &jpeg_path,
+    );
+    let snapshot_base = serve_jpeg(std::fs::read(&jpeg_path).expect("jpeg"));
+    let log = dir.path().join("sync.log");
+    let _sync = desktop.sync(&dir.path().join("cache.sqlite"), &log);
+
+    let message = "Someone at the porch door";
+    let ev = event(
+        &camera,
+        message,
+        Some(format!("{snapshot_base}/motion-clips/porch/snap.jpg")),
+    );
+    produce(&ev).await;
+
+    // Click "Open": position 0 is ours once it is shown (dunst lists critical first). Until
+    // then the click lands on other tests' popups, which only closes them.
+    wait_for(
+        "the Open action to reach the app",
+        Duration::from_secs(120),
+        || {
+            let _ = desktop.dunstctl(&["action", "0"]);
+            read(&log)
+                .lines()
+                .any(|l| {
+                    l.contains("open requested from a notification") && l.contains(&ev.event_id)
+                })
+                .then_some(())
+        },
+    );
+
+    let shown = wait_for(
+        "the popup in dunst's history",
+        Duration::from_secs(30),
+        || {
+            let _ = desktop.dunstctl(&["close-all"]);
+            desktop.find(&camera)
+        },
+    );
+    assert_eq!(field(&shown, "appname"), "Motion in Motion");
+    let body = field(&shown, "body");
+    assert!(body.contains(message), "body {body:?}");
+    let time_of_day = &ev.time[11..];
+    assert!(body.contains(time_of_day), "no time in body {body:?}");
+    let image = field(&shown, "icon_path");
+    assert!(
+        image.contains("motion-in-motion-snapshots-") && image.ends_with(".jpg"),
+        "the snapshot is not the popup's image: {image:?}\n{}",
+        read(&log)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn html_and_script_in_an_event_show_as_literal_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tag = unique("E2E");
+    let camera = format!("{tag} <b>Garage</b>");
+    let desktop = Desktop::start(dir.path(), &format!("{tag}*"));
+    let log = dir.path().join("sync.log");
+    let _sync = desktop.sync(&dir.path().join("cache.sqlite"), &log);
+
+    let message =
+        r#"<b>bold</b> <img src=x onerror=alert(1)> & <a href="http://evil.invalid">link</a>"#;
+    produce(&event(&camera, message, None)).await;
+
+    let shown = wait_for(
+        "the popup in dunst's history",
+        Duration::from_secs(120),
+        || {
+            let _ = desktop.dunstctl(&["close-all"]);
+            desktop.find(&camera)
+        },
+    );
+    // The summary is plain text by the specification: sent as is, and dunst quotes it itself.
+    assert_eq!(field(&shown, "summary"), camera);
+    // The body reached dunst escaped, and dunst's rendered markup still holds the entities,
+    // so the popup shows the characters the camera sent, not bold text, an image or a link.
+    let escaped = "&lt;b&gt;bold&lt;/b&gt; &lt;img src=x onerror=alert(1)&gt; &amp; \
+                   &lt;a href=\"http://evil.invalid\"&gt;link&lt;/a&gt;";
+    let body = field(&shown, "body");
+    assert!(body.ends_with(escaped), "body {body:?}");
+    let rendered = field(&shown, "message");
+    assert!(rendered.contains(escaped), "rendered {rendered:?}");
+    for tag in ["<img", "<b>bold", "<a "] {
+        assert!(
+            !body.contains(tag),
+            "{tag} reached dunst as markup: {body:?}"
+        );
+    }
+    assert!(
+        !read(&dir.path().join("dunst.log")).contains("image argument"),
+        "dunst tried to load an image from the message"
+    );
+}

@@ -1,0 +1,140 @@
+//! What the double knows while it runs: its settings, the misbehaviour tests asked for, the
+//! push queries open right now (so they can be closed, broken or completed on request) and
+//! counters a test can wait on instead of sleeping.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+/// Misbehaviour on demand. Drops, errors and completions apply to push queries only: a pull
+/// query must be able to finish, or a client could never catch up.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields, default)]
+pub struct Misbehaviour {
+    /// Write every element in two chunks, cut mid-row, with a pause between them.
+    #[arg(long)]
+    pub split_rows: bool,
+    /// Write the elements that are ready together as one chunk (many rows per read).
+    #[arg(long)]
+    pub coalesce_rows: bool,
+    /// Drop each push query's connection (no chunked terminator) after this many rows; the
+    /// last of them may not reach the client whole, as in a crash.
+    #[arg(long, value_name = "N")]
+    pub drop_after_rows: Option<u64>,
+    /// Send an error object in each push query after this many rows, then end it.
+    #[arg(long, value_name = "N")]
+    pub error_after_rows: Option<u64>,
+    /// Complete each push query ("Query Completed") after this many rows.
+    #[arg(long, value_name = "N")]
+    pub complete_after_rows: Option<u64>,
+    /// Drop each push query's connection this many seconds after it started.
+    #[arg(long, value_name = "SECONDS")]
+    pub drop_every_s: Option<f64>,
+}
+
+/// Something to do to every open push query now (`POST /test-double/act`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Cut the connection without ending the response.
+    Drop,
+    /// Send an in-stream error object and end the response.
+    Error,
+    /// End the response as a completed query (also what `/close-query` does).
+    Complete,
+}
+
+pub struct Settings {
+    pub bootstrap: String,
+    pub topic: String,
+    pub stream: String,
+    /// The exact `Authorization` header value accepted, when Basic auth is on.
+    pub authorization: Option<String>,
+    pub legacy_query: bool,
+    pub query_stream_http2_only: bool,
+}
+
+#[derive(Default)]
+pub struct Stats {
+    pub push_queries: AtomicU64,
+    pub pull_queries: AtomicU64,
+    pub pull_queries_completed: AtomicU64,
+    pub rows_sent: AtomicU64,
+    pub keepalives: AtomicU64,
+    pub refused_unauthorized: AtomicU64,
+    pub dropped: AtomicU64,
+    pub errored: AtomicU64,
+    pub completed: AtomicU64,
+}
+
+pub fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+pub struct State {
+    pub settings: Settings,
+    pub misbehaviour: Mutex<Misbehaviour>,
+    pub open: Mutex<HashMap<String, mpsc::UnboundedSender<Action>>>,
+    pub stats: Stats,
+}
+
+impl State {
+    pub fn misbehaviour(&self) -> Misbehaviour {
+        self.misbehaviour
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn set_misbehaviour(&self, m: Misbehaviour) {
+        if let Ok(mut current) = self.misbehaviour.lock() {
+            *current = m;
+        }
+    }
+
+    pub fn register(&self, query_id: &str) -> mpsc::UnboundedReceiver<Action> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Ok(mut open) = self.open.lock() {
+            open.insert(query_id.to_owned(), tx);
+        }
+        rx
+    }
+
+    pub fn unregister(&self, query_id: &str) {
+        if let Ok(mut open) = self.open.lock() {
+            open.remove(query_id);
+        }
+    }
+
+    /// Sends `action` to one open push query, or to all of them; returns how many got it.
+    pub fn act(&self, query_id: Option<&str>, action: Action) -> usize {
+        let Ok(open) = self.open.lock() else {
+            return 0;
+        };
+        open.iter()
+            .filter(|(id, _)| query_id.map_or(true, |q| q == id.as_str()))
+            .filter(|(_, tx)| tx.send(action).is_ok())
+            .count()
+    }
+
+    pub fn stats_json(&self) -> Value {
+        let s = &self.stats;
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        json!({
+            "push_queries": get(&s.push_queries),
+            "pull_queries": get(&s.pull_queries),
+            "pull_queries_completed": get(&s.pull_queries_completed),
+            "open_push_queries": self.open.lock().map(|o| o.len()).unwrap_or(0),
+            "rows_sent": get(&s.rows_sent),
+            "keepalives": get(&s.keepalives),
+            "refused_unauthorized": get(&s.refused_unauthorized),
+            "dropped": get(&s.dropped),
+            "errored": get(&s.errored),
+            "completed": get(&s.completed),
+        })
+    }
+}

@@ -1,0 +1,242 @@
+//! The ksqlDB test double and the desktop app's headless `sync` as processes, events put on
+//! the real topic, and what ended up in the app's cache.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use motion_event::{format_time, EventKind, MotionEvent};
+use rdkafka::config::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use serde_json::Value;
+
+use crate::{bin, unique, Stack};
+
+/// A running `ksqldb-double` on a free port, reading the stack's topic.
+pub struct Double {
+    child: Child,
+    pub port: u16,
+    pub stderr: PathBuf,
+}
+
+impl Double {
+    /// Starts the double with extra `args` (misbehaviour, auth, …); its stderr goes to `dir`.
+    pub fn start(dir: &Path, args: &[&str]) -> Double {
+        let stack = Stack::get();
+        let stderr = dir.join(format!("{}.err", unique("ksqldb-double")));
+        let mut child = Command::new(bin("ksqldb-double"))
+            .args(["--port", "0", "--bootstrap", &stack.kafka_bootstrap])
+            .args(["--topic", &stack.topic])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).expect("double stderr file"))
+            .spawn()
+            .expect("ksqldb-double starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("ksqldb-double prints its port");
+        let port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("the double's first line is not a port: {line:?}"));
+        Double {
+            child,
+            port,
+            stderr,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `GET /test-double/stats`: what the double has done so far.
+    pub fn stats(&self) -> Value {
+        let out = Command::new("curl")
+            .args(["-fsS", &format!("{}/test-double/stats", self.url())])
+            .output()
+            .expect("curl runs");
+        assert!(
+            out.status.success(),
+            "stats: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("stats are JSON")
+    }
+
+    pub fn stat(&self, name: &str) -> u64 {
+        self.stats()[name].as_u64().unwrap_or(0)
+    }
+
+    /// `POST /test-double/act`: `drop`, `error` or `complete` every open push query now.
+    /// Returns how many were affected.
+    pub fn act(&self, action: &str) -> u64 {
+        let out = Command::new("curl")
+            .args(["-fsS", "-X", "POST", "-d"])
+            .arg(format!("{{\"action\":\"{action}\"}}"))
+            .arg(format!("{}/test-double/act", self.url()))
+            .output()
+            .expect("curl runs");
+        assert!(
+            out.status.success(),
+            "act: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        v["affected"].as_u64().unwrap_or(0)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+impl Drop for Double {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running `motion-in-motion sync --db DB --ksqldb-url URL …`.
+pub struct Sync {
+    child: Child,
+    pub stderr: PathBuf,
+}
+
+impl Sync {
+    pub fn start(db: &Path, url: &str, args: &[&str], env: &[(&str, &str)]) -> Sync {
+        let dir = db.parent().expect("db has a folder");
+        std::fs::create_dir_all(dir).expect("db folder");
+        let stderr = dir.join(format!("{}.err", unique("sync")));
+        let child = Command::new(bin("motion-in-motion"))
+            .arg("sync")
+            .arg("--db")
+            .arg(db)
+            .args(["--ksqldb-url", url])
+            .args(args)
+            .env("RUST_LOG", "motion_in_motion_lib=debug")
+            .env_remove("MIM_KSQLDB_KEY")
+            .env_remove("MIM_KSQLDB_SECRET")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).expect("sync stderr file"))
+            .spawn()
+            .expect("motion-in-motion sync starts");
+        Sync { child, stderr }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// `kill -9`, as a crash or a power cut would stop it.
+    pub fn kill(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.log()
+    }
+}
+
+impl Drop for Sync {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every cached event of `device_id`, read with `motion-in-motion search` (another process, as
+/// the window would be).
+pub fn cached(db: &Path, device_id: &str) -> Vec<MotionEvent> {
+    if !db.exists() {
+        return Vec::new();
+    }
+    let out = Command::new(bin("motion-in-motion"))
+        .args(["search", "--json", "--limit", "1000000", "--db"])
+        .arg(db)
+        .output()
+        .expect("run motion-in-motion search");
+    assert!(
+        out.status.success(),
+        "search failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf8")
+        .lines()
+        .map(|l| MotionEvent::from_json(l.as_bytes()).expect("search prints valid events"))
+        .filter(|e| e.device_id == device_id)
+        .collect()
+}
+
+/// Event number `n` of `device_id`: a `motion_started` (no clip yet) or a `clip_ready`.
+pub fn event(device_id: &str, n: u32, kind: EventKind) -> MotionEvent {
+    let now = chrono::Utc::now();
+    let event_id = format!("{device_id}-e{n}");
+    MotionEvent {
+        url: match kind {
+            EventKind::ClipReady => format!(
+                "{}/{}/{device_id}/{event_id}.mp4",
+                Stack::get().s3_endpoint,
+                Stack::get().bucket
+            ),
+            EventKind::MotionStarted => String::new(),
+        },
+        event_id,
+        device_id: device_id.to_owned(),
+        device_name: "ksqlDB test camera".into(),
+        device_type: "camera".into(),
+        time: format_time(&now),
+        message: "Motion detected".into(),
+        snapshot_url: None,
+        kind: Some(kind),
+        timestamp_ms: Some(now.timestamp_millis()),
+        duration_s: (kind == EventKind::ClipReady).then_some(2.0),
+    }
+}
+
+/// Produces raw record values to the stack's topic, keyed like the edge node does, and waits
+/// for each delivery report.
+pub async fn produce_raw(records: &[(String, Vec<u8>)]) {
+    let stack = Stack::get();
+    let mut config = ClientConfig::new();
+    for (k, v) in stack.kafka().client_properties() {
+        config.set(k, v);
+    }
+    let producer: FutureProducer = config
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .create()
+        .expect("producer");
+    for (key, value) in records {
+        producer
+            .send(
+                FutureRecord::to(&stack.topic).key(key).payload(value),
+                Timeout::After(Duration::from_secs(30)),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("delivery report");
+    }
+}
+
+/// Produces `events` in order.
+pub async fn produce(events: &[MotionEvent]) {
+    let records: Vec<(String, Vec<u8>)> = events
+        .iter()
+        .map(|e| (e.event_id.clone(), e.to_json()))
+        .collect();
+    produce_raw(&records).await;
+}
