@@ -78,18 +78,91 @@ enum Command {
         /// headless sync usually has no one to notify.
         #[arg(long)]
         notify: bool,
+        /// Delete cached events older than this many days (checked at start and hourly).
+        #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+        retention_days: Option<u32>,
     },
     /// Test the connections (ksqlDB or Kafka, and the clip bucket) and say exactly what failed.
     Check(CheckArgs),
-    /// Print cached events, newest first.
+    /// Print cached events that match, newest first (works offline).
     Search {
-        /// How many events at most.
-        #[arg(long, default_value = "100", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-        limit: u32,
+        #[command(flatten)]
+        filter: Filter,
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
     },
+    /// Print the known cameras with their last heartbeat (one JSON object per line).
+    Devices,
+    /// Write cached events that match to stdout, newest first, as CSV or JSON lines.
+    Export {
+        #[command(flatten)]
+        filter: Filter,
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+    },
+}
+
+/// Which cached events `search` and `export` print.
+#[derive(Args)]
+struct Filter {
+    /// From this time on: `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS` (local time) or RFC 3339.
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    from: Option<i64>,
+    /// Before this time (same forms as --from).
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    to: Option<i64>,
+    /// Only this camera (its device id); repeat for several.
+    #[arg(long = "device", value_name = "ID")]
+    devices: Vec<String>,
+    /// Words that must all appear (as word starts) in the camera name or the message.
+    #[arg(long, value_name = "WORDS")]
+    text: Option<String>,
+    /// How many events at most (search: default 100; export: all).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    limit: Option<u32>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    Csv,
+    Json,
+}
+
+/// A time on the command line as Unix ms.
+fn parse_time(text: &str) -> Result<i64, String> {
+    use chrono::{DateTime, Local, NaiveDate, NaiveDateTime};
+    let local = |t: NaiveDateTime| {
+        t.and_local_timezone(Local)
+            .earliest()
+            .map(|t| t.timestamp_millis())
+            .ok_or_else(|| format!("`{text}` does not exist in this time zone"))
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp_millis());
+    }
+    if let Ok(t) = NaiveDateTime::parse_from_str(text, motion_event::TIME_FORMAT) {
+        return local(t);
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return local(d.and_time(chrono::NaiveTime::MIN));
+    }
+    Err(format!(
+        "`{text}` is not a time: use YYYY-MM-DD, YYYY-MM-DD HH:MM:SS or RFC 3339"
+    ))
+}
+
+impl Filter {
+    fn query(&self, limit: u32) -> crate::cache::SearchQuery {
+        crate::cache::SearchQuery {
+            from_ms: self.from,
+            to_ms: self.to,
+            devices: self.devices.clone(),
+            text: self.text.clone(),
+            after: None,
+            limit,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -203,14 +276,17 @@ fn run_headless(common: &Common, command: Command) -> Result<()> {
             Command::Sync {
                 exit_when_idle,
                 notify,
+                retention_days,
             } => {
                 let source = common.source()?.context(
                     "sync needs an event source: pass --ksqldb-url or --kafka-bootstrap",
                 )?;
                 let idle_exit = exit_when_idle.map(Duration::from_secs);
-                sync(source, cache, idle_exit, notify).await
+                sync(source, cache, idle_exit, notify, retention_days).await
             }
-            Command::Search { limit, json } => search(&cache, limit, json).await,
+            Command::Search { filter, json } => search(&cache, &filter, json).await,
+            Command::Export { filter, format } => export(&cache, &filter, format).await,
+            Command::Devices => devices(&cache).await,
             // Dispatched in `main`: a check needs no cache.
             Command::Check(args) => run_check_async(common, &args).await,
         }
@@ -222,6 +298,7 @@ async fn sync(
     cache: Cache,
     idle_exit: Option<Duration>,
     notify: bool,
+    retention_days: Option<u32>,
 ) -> Result<()> {
     // Started before the source, so that every event the source brings is new to the alerts.
     let mut alerts = if notify {
@@ -233,6 +310,18 @@ async fn sync(
     } else {
         None
     };
+    // Heartbeats come from Kafka directly (a ksqlDB-only setup has no status stream yet).
+    let (status_tx, mut statuses) = tokio::sync::mpsc::unbounded_channel();
+    let status_task = match &source {
+        EventSource::Kafka(settings) => Some(tokio::spawn(source::status::run(
+            settings.clone(),
+            cache.clone(),
+            move |status| {
+                let _ = status_tx.send(status.clone());
+            },
+        ))),
+        EventSource::KsqlDb(_) => None,
+    };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
     let task = tokio::spawn(source::run(source, cache.clone(), move |n| {
         let _ = tx.send(n);
@@ -240,8 +329,18 @@ async fn sync(
     let idle_deadline = |idle| tokio::time::Instant::now() + idle;
     let mut idle_at = idle_exit.map(idle_deadline);
     let mut ticks = tokio::time::interval(notify::TICK);
+    let mut retention = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tokio::select! {
+            _ = retention.tick(), if retention_days.is_some() => {
+                let days = i64::from(retention_days.unwrap_or(0));
+                let cutoff = chrono::Utc::now().timestamp_millis() - days * 86_400_000;
+                match cache.delete_before(cutoff).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, days, "old events removed (retention)"),
+                    Err(err) => tracing::warn!(%err, "retention failed"),
+                }
+            }
             changed = rx.recv() => match changed {
                 Some(n) => {
                     tracing::info!(changed = n, "cache updated");
@@ -256,6 +355,11 @@ async fn sync(
             },
             () = tokio::time::sleep_until(idle_at.unwrap_or_else(tokio::time::Instant::now)),
                 if idle_at.is_some() => break,
+            Some(status) = statuses.recv() => {
+                if let Some(alerts) = &alerts {
+                    alerts.notifier().status(&status);
+                }
+            }
             _ = ticks.tick(), if alerts.is_some() => {
                 if let Some(alerts) = &alerts {
                     alerts.tick();
@@ -265,6 +369,9 @@ async fn sync(
         }
     }
     task.abort();
+    if let Some(status_task) = status_task {
+        status_task.abort();
+    }
     // A source only returns by itself when its settings cannot work; that is this command's
     // error. Otherwise the task was stopped here, which is how sync ends.
     match task.await {
@@ -334,8 +441,10 @@ async fn run_check_async(common: &Common, args: &CheckArgs) -> Result<()> {
     Ok(())
 }
 
-async fn search(cache: &Cache, limit: u32, json: bool) -> Result<()> {
-    let events = cache.recent(limit).await?;
+async fn search(cache: &Cache, filter: &Filter, json: bool) -> Result<()> {
+    let events = cache
+        .search(&filter.query(filter.limit.unwrap_or(100)))
+        .await?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for ev in &events {
@@ -351,4 +460,106 @@ async fn search(cache: &Cache, limit: u32, json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+async fn devices(cache: &Cache) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for d in cache.devices().await? {
+        let line = serde_json::json!({
+            "device_id": d.device_id,
+            "device_name": d.device_name,
+            "last_seen_ms": d.last_seen_ms,
+            "online": d.online,
+            "camera": d.camera,
+            "camera_error": d.camera_error,
+            "outbox_pending": d.outbox_pending,
+            "undelivered_bytes": d.undelivered_bytes,
+            "disk_free_bytes": d.disk_free_bytes,
+            "spool_full": d.spool_full,
+            "last_error": d.last_error,
+        });
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+/// Every matching event, a page at a time so memory stays flat however big the cache is.
+async fn export(cache: &Cache, filter: &Filter, format: ExportFormat) -> Result<()> {
+    const PAGE: u32 = 1000;
+    let mut csv = match format {
+        ExportFormat::Csv => Some(csv::Writer::from_writer(std::io::stdout())),
+        ExportFormat::Json => None,
+    };
+    if let Some(csv) = &mut csv {
+        csv.write_record(CSV_HEADER)?;
+    }
+    let mut left = filter.limit.unwrap_or(u32::MAX);
+    let mut query = filter.query(PAGE.min(left));
+    while left > 0 {
+        let page = cache.search(&query).await?;
+        for ev in &page {
+            match &mut csv {
+                Some(csv) => csv.write_record(csv_record(ev))?,
+                None => {
+                    let mut line = ev.to_json();
+                    line.push(b'\n');
+                    std::io::stdout().lock().write_all(&line)?;
+                }
+            }
+        }
+        left = left.saturating_sub(u32::try_from(page.len()).unwrap_or(u32::MAX));
+        match page.last() {
+            Some(last) if page.len() as u32 == query.limit => {
+                let sort_ms = cache.sort_ms_of(&last.event_id).await?;
+                query.after = Some((sort_ms, last.event_id.clone()));
+                query.limit = PAGE.min(left);
+            }
+            _ => break,
+        }
+    }
+    if let Some(csv) = &mut csv {
+        csv.flush()?;
+    }
+    Ok(())
+}
+
+const CSV_HEADER: [&str; 11] = [
+    "event_id",
+    "device_id",
+    "device_name",
+    "device_type",
+    "url",
+    "time",
+    "message",
+    "snapshot_url",
+    "kind",
+    "timestamp_ms",
+    "duration_s",
+];
+
+fn csv_record(ev: &motion_event::MotionEvent) -> [String; 11] {
+    [
+        cell(&ev.event_id),
+        cell(&ev.device_id),
+        cell(&ev.device_name),
+        cell(&ev.device_type),
+        cell(&ev.url),
+        cell(&ev.time),
+        cell(&ev.message),
+        cell(ev.snapshot_url.as_deref().unwrap_or_default()),
+        ev.kind.map(|k| k.as_str().to_owned()).unwrap_or_default(),
+        ev.timestamp_ms.map(|t| t.to_string()).unwrap_or_default(),
+        ev.duration_s.map(|d| d.to_string()).unwrap_or_default(),
+    ]
+}
+
+/// Event text is untrusted: a cell that a spreadsheet would run as a formula (`=`, `+`, `-`,
+/// `@`, tab, CR) gets a leading `'`, which spreadsheets show as text.
+fn cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
 }

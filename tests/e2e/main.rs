@@ -4,6 +4,7 @@
 mod check;
 mod deliver;
 mod detect;
+mod history;
 mod kafka;
 mod ksqldb;
 mod notify;

@@ -80,6 +80,7 @@ impl PrivateS3 {
         wait_for("private MinIO to be ready", Duration::from_secs(60), || {
             let ok = Command::new("curl")
                 .args(["-fsS", "-o", "/dev/null", &url])
+                .stderr(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success());
             ok.then_some(())

@@ -10,6 +10,11 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub mod devices;
+mod search;
+
+pub use search::SearchQuery;
+
 use chrono::{Local, TimeZone};
 use motion_event::{EventKind, MotionEvent};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -158,11 +163,9 @@ impl Cache {
 
     /// The newest `limit` events, newest first.
     pub async fn recent(&self, limit: u32) -> Result<Vec<MotionEvent>, CacheError> {
-        let rows = sqlx::query(
-            "SELECT event_id, device_id, device_name, device_type, url, time, message,
-                    snapshot_url, kind, timestamp_ms, duration_s
-             FROM events ORDER BY sort_ms DESC, event_id DESC LIMIT ?",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events ORDER BY sort_ms DESC, event_id DESC LIMIT ?"
+        ))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
@@ -228,6 +231,10 @@ impl Cache {
 /// `clip_ready` outranks `motion_started`, and nothing known is blanked by a replay. Sources
 /// that merge a live stream with a backfill deliver an event's messages in any order, so a
 /// `motion_started` arriving after the `clip_ready` changes nothing of that row at all.
+/// The columns [`row_to_event`] reads, in its order.
+const EVENT_COLUMNS: &str = "event_id, device_id, device_name, device_type, url, time, message, \
+     snapshot_url, kind, timestamp_ms, duration_s";
+
 const UPSERT: &str = "
 INSERT INTO events (event_id, device_id, device_name, device_type, url, time, message,
                     snapshot_url, kind, timestamp_ms, duration_s, sort_ms, received_ms)

@@ -8,6 +8,7 @@
 
 pub mod kafka;
 pub mod ksqldb;
+pub mod status;
 
 use std::time::Duration;
 

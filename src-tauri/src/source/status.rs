@@ -1,0 +1,68 @@
+//! Device heartbeats (`DeviceStatus`) from the status topic, for the devices view and the
+//! "camera silent" / "uploads stuck" warnings. Only the present matters: reading starts at the
+//! end of the topic, and the newest heartbeat of each camera wins in the cache.
+
+use std::time::Duration;
+
+use motion_event::settings::KafkaSettings;
+use motion_event::DeviceStatus;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
+
+use crate::cache::Cache;
+
+/// Follows `settings.status_topic` until the task is dropped: each valid heartbeat is stored
+/// and handed to `on_status`. Bad records are logged and skipped; errors reconnect.
+pub async fn run(settings: KafkaSettings, cache: Cache, on_status: impl Fn(&DeviceStatus)) {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        match follow(&settings, &cache, &on_status).await {
+            Ok(()) => wait = Duration::from_secs(1),
+            Err(err) => tracing::warn!(%err, retry_in_s = wait.as_secs(), "device status stream"),
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(30));
+    }
+}
+
+async fn follow(
+    settings: &KafkaSettings,
+    cache: &Cache,
+    on_status: &impl Fn(&DeviceStatus),
+) -> Result<(), rdkafka::error::KafkaError> {
+    let mut config = ClientConfig::new();
+    for (key, value) in settings.client_properties() {
+        config.set(key, value);
+    }
+    // A group of our own per run: nothing is committed, and only new heartbeats matter.
+    let consumer: StreamConsumer = config
+        .set(
+            "group.id",
+            format!("motion-in-motion-status-{}", std::process::id()),
+        )
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "latest")
+        .create()?;
+    consumer.subscribe(&[&settings.status_topic])?;
+    loop {
+        let message = consumer.recv().await?;
+        let Some(payload) = message.payload() else {
+            continue;
+        };
+        match DeviceStatus::from_json(payload) {
+            Ok(status) => {
+                if let Err(err) = cache.record_status(&status).await {
+                    tracing::warn!(%err, "cannot store a device status");
+                }
+                on_status(&status);
+            }
+            Err(err) => tracing::warn!(
+                %err,
+                partition = message.partition(),
+                offset = message.offset(),
+                "skipped a bad device status record"
+            ),
+        }
+    }
+}
