@@ -196,21 +196,25 @@ impl ClipCache {
             .collect()
     }
 
-    /// Event ids are untrusted: only safe characters reach the file name.
     fn path_for(&self, event_id: &str) -> PathBuf {
-        let safe: String = event_id
-            .chars()
-            .take(128)
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        self.dir.join(format!("{safe}.mp4"))
+        self.dir.join(format!("{}.mp4", safe_file_stem(event_id)))
     }
+}
+
+/// A file name stem from an untrusted event id: at most 128 characters, only ASCII letters,
+/// digits, `-` and `_` (everything else becomes `_`), so no id can leave its folder.
+pub(crate) fn safe_file_stem(event_id: &str) -> String {
+    event_id
+        .chars()
+        .take(128)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use motion_event::settings::S3Settings;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
 use object_store::signer::Signer;
+use object_store::ClientOptions;
 
 /// Presigned URLs live this long: enough to watch a clip, short enough that a leaked link
 /// soon stops working.
@@ -46,18 +47,9 @@ impl ClipUrls {
 
     /// Presigns URLs into `settings.bucket` with its (read-only) key.
     pub fn signing(settings: &S3Settings, expiry: Duration) -> Result<ClipUrls, UrlError> {
-        let mut builder = AmazonS3Builder::new()
-            .with_bucket_name(&settings.bucket)
-            .with_region(&settings.region)
-            .with_access_key_id(&settings.access_key_id)
-            .with_secret_access_key(settings.secret_access_key.expose())
-            .with_virtual_hosted_style_request(!settings.uses_path_style());
-        if let Some(endpoint) = &settings.endpoint {
-            builder = builder
-                .with_endpoint(endpoint)
-                .with_allow_http(endpoint.starts_with("http://"));
-        }
-        let store = builder.build().map_err(UrlError::Settings)?;
+        let store = s3_builder(settings, ClientOptions::new())
+            .build()
+            .map_err(UrlError::Settings)?;
         Ok(ClipUrls {
             signer: Some((store, settings.clone())),
             expiry,
@@ -83,6 +75,25 @@ impl ClipUrls {
             .await
             .map(|u| u.to_string())
             .map_err(|source| UrlError::Sign { key, source })
+    }
+}
+
+/// An S3 client for `settings`: the bucket, its key, and the endpoint's addressing style
+/// (path-style for custom endpoints such as MinIO, virtual-hosted for AWS). `client` carries
+/// the caller's HTTP options; plain http is allowed on it only for an `http://` endpoint
+/// (allow_http is a client option, so it must be set on these, not before them).
+pub(crate) fn s3_builder(settings: &S3Settings, client: ClientOptions) -> AmazonS3Builder {
+    let builder = AmazonS3Builder::new()
+        .with_bucket_name(&settings.bucket)
+        .with_region(&settings.region)
+        .with_access_key_id(&settings.access_key_id)
+        .with_secret_access_key(settings.secret_access_key.expose())
+        .with_virtual_hosted_style_request(!settings.uses_path_style());
+    match &settings.endpoint {
+        Some(endpoint) => builder
+            .with_endpoint(endpoint)
+            .with_client_options(client.with_allow_http(endpoint.starts_with("http://"))),
+        None => builder.with_client_options(client),
     }
 }
 

@@ -189,17 +189,7 @@ fn image_kind(bytes: &[u8]) -> Option<&'static str> {
 
 /// A file name from an event id: ids may hold `.` and `:`, which are not for file names.
 fn file_stem(event_id: &str) -> String {
-    let stem: String = event_id
-        .chars()
-        .take(128)
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let stem = crate::clips::cache::safe_file_stem(event_id);
     if stem.is_empty() {
         "snapshot".to_owned()
     } else {

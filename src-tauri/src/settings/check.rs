@@ -174,22 +174,14 @@ pub async fn s3(urls: &S3Settings) -> CheckReport {
     use object_store::ObjectStore;
 
     let target = format!("bucket {}", urls.bucket);
-    let mut builder = object_store::aws::AmazonS3Builder::new()
-        .with_bucket_name(&urls.bucket)
-        .with_region(&urls.region)
-        .with_access_key_id(&urls.access_key_id)
-        .with_secret_access_key(urls.secret_access_key.expose())
-        .with_virtual_hosted_style_request(!urls.uses_path_style())
-        .with_retry(object_store::RetryConfig {
+    // The same client the player's presigning uses, but one try with a short timeout: a check
+    // must answer quickly and say what failed, not retry it.
+    let client = object_store::ClientOptions::new().with_timeout(TIMEOUT);
+    let builder =
+        crate::clips::presign::s3_builder(urls, client).with_retry(object_store::RetryConfig {
             max_retries: 0,
             ..Default::default()
-        })
-        .with_client_options(object_store::ClientOptions::new().with_timeout(TIMEOUT));
-    if let Some(endpoint) = &urls.endpoint {
-        builder = builder
-            .with_endpoint(endpoint)
-            .with_allow_http(endpoint.starts_with("http://"));
-    }
+        });
     let store = match builder.build() {
         Ok(s) => s,
         Err(e) => return CheckReport::failed(&target, format!("invalid settings: {e}")),
