@@ -178,14 +178,7 @@ fn an_s3_outage_delays_delivery_but_loses_nothing() {
     let node = EdgeNode::spawn(&config, None);
     s3.stop();
     // The first two events happen while S3 is down.
-    wait_for("two events recorded", Duration::from_secs(60), || {
-        let lines = node.lines();
-        let snaps = lines
-            .iter()
-            .filter(|l| l["type"] == "spooled" && l["kind"] == "clip")
-            .count();
-        (snaps >= 2).then_some(())
-    });
+    node.wait_spooled_clips(2, Duration::from_secs(60));
     assert!(
         delivered_lines(&node.lines(), "motion_started").is_empty(),
         "nothing can be delivered while S3 is down"
@@ -216,14 +209,7 @@ fn a_kafka_outage_delays_delivery_but_loses_nothing() {
     let config = write_config(dir.path(), &device, &clip.display().to_string(), &targets);
     let node = EdgeNode::spawn(&config, None);
     kafka.stop();
-    wait_for("two events recorded", Duration::from_secs(60), || {
-        let lines = node.lines();
-        let clips = lines
-            .iter()
-            .filter(|l| l["type"] == "spooled" && l["kind"] == "clip")
-            .count();
-        (clips >= 2).then_some(())
-    });
+    node.wait_spooled_clips(2, Duration::from_secs(60));
     kafka.resume();
     node.wait_success(Duration::from_secs(240));
 
@@ -257,11 +243,9 @@ fn a_node_killed_mid_upload_finishes_the_delivery_after_a_restart() {
     };
     let config = write_config(dir.path(), &device, &clip.display().to_string(), &slow);
     let node = EdgeNode::spawn(&config, None);
-    let spooled_clip = wait_for("the clip recorded", Duration::from_secs(60), || {
-        node.lines()
-            .into_iter()
-            .find(|l| l["type"] == "spooled" && l["kind"] == "clip")
-    });
+    let spooled_clip = node
+        .wait_spooled_clips(1, Duration::from_secs(60))
+        .remove(0);
     let before = relay.sent();
     wait_for("the clip upload under way", Duration::from_secs(30), || {
         (relay.sent() > before + 20_000).then_some(())

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use motion_e2e::{bin, ffmpeg};
+use motion_e2e::{bin, h264_from_graph};
 use serde_json::Value;
 
 #[test]
@@ -11,19 +11,10 @@ fn run_records_a_snapshot_and_a_faststart_clip_into_the_spool() {
     let dir = tempfile::tempdir().expect("temp dir");
     let clip = dir.path().join("input.mp4");
     // 8 s of bars; a box moves from 2 s to 5 s.
-    ffmpeg(
-        &[
-            "-filter_complex",
-            "smptebars=s=320x240:r=15:d=8[bg];color=c=0xe0e0e0:s=48x48:r=15:d=8[box];\
-             [bg][box]overlay=x='20+80*(t-2)':y=100:enable='between(t,2,5)',\
-             noise=alls=8:allf=t,format=yuv420p[out]",
-            "-map",
-            "[out]",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-        ],
+    h264_from_graph(
+        "smptebars=s=320x240:r=15:d=8[bg];color=c=0xe0e0e0:s=48x48:r=15:d=8[box];\
+         [bg][box]overlay=x='20+80*(t-2)':y=100:enable='between(t,2,5)',\
+         noise=alls=8:allf=t,format=yuv420p[out]",
         &clip,
     );
     let spool = dir.path().join("spool");

@@ -4,7 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use motion_e2e::{bin, make_clip, unique, wait_for, Stack};
+use motion_e2e::{bin, cached_events, make_clip, unique, wait_for, Stack};
 use motion_event::{EventKind, MotionEvent};
 
 /// Kills the child when the test ends, pass or fail.
@@ -15,24 +15,6 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn cached_events(db: &std::path::Path) -> Vec<MotionEvent> {
-    let out = Command::new(bin("motion-in-motion"))
-        .args(["search", "--json", "--limit", "1000000", "--db"])
-        .arg(db)
-        .output()
-        .expect("run motion-in-motion search");
-    assert!(
-        out.status.success(),
-        "search failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("utf8")
-        .lines()
-        .map(|l| MotionEvent::from_json(l.as_bytes()).expect("search prints valid events"))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

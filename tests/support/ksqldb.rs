@@ -163,20 +163,8 @@ pub fn cached(db: &Path, device_id: &str) -> Vec<MotionEvent> {
     if !db.exists() {
         return Vec::new();
     }
-    let out = Command::new(bin("motion-in-motion"))
-        .args(["search", "--json", "--limit", "1000000", "--db"])
-        .arg(db)
-        .output()
-        .expect("run motion-in-motion search");
-    assert!(
-        out.status.success(),
-        "search failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("utf8")
-        .lines()
-        .map(|l| MotionEvent::from_json(l.as_bytes()).expect("search prints valid events"))
+    crate::cached_events(db)
+        .into_iter()
         .filter(|e| e.device_id == device_id)
         .collect()
 }

@@ -151,6 +151,45 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
 
+/// Every event in the desktop cache `db`, newest first, read with `motion-in-motion search`
+/// (another process, as the window would be).
+pub fn cached_events(db: &Path) -> Vec<motion_event::MotionEvent> {
+    let out = Command::new(bin("motion-in-motion"))
+        .args(["search", "--json", "--limit", "1000000", "--db"])
+        .arg(db)
+        .output()
+        .expect("run motion-in-motion search");
+    assert!(
+        out.status.success(),
+        "search failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf8")
+        .lines()
+        .map(|l| {
+            motion_event::MotionEvent::from_json(l.as_bytes()).expect("search prints valid events")
+        })
+        .collect()
+}
+
+/// Encodes the filter graph `graph` (whose output pad is `[out]`) to H.264 in `output`.
+pub fn h264_from_graph(graph: &str, output: &Path) {
+    ffmpeg(
+        &[
+            "-filter_complex",
+            graph,
+            "-map",
+            "[out]",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+        ],
+        output,
+    );
+}
+
 /// Runs `ffmpeg -hide_banner -loglevel error -y ARGS OUTPUT` and panics unless it succeeds.
 pub fn ffmpeg(args: &[&str], output: &Path) {
     let status = Command::new("ffmpeg")

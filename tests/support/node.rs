@@ -10,7 +10,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 
-use crate::{bin, ffmpeg, unique, Stack};
+use crate::{bin, h264_from_graph, unique, Stack};
 
 /// An MP4 (320x240, 15 fps) with `events` separate motions: a box moves for 1.5 s every 5 s,
 /// from 2 s on; the clip ends 2.5 s after the last one. Returns the path and its length.
@@ -22,19 +22,7 @@ pub fn motion_clip(dir: &Path, events: u32) -> (PathBuf, f64) {
          [bg][box]overlay=x='20+100*mod(t-2,5)':y=100:enable='gte(t,2)*lt(mod(t-2,5),1.5)',\
          noise=alls=8:allf=t,format=yuv420p[out]"
     );
-    ffmpeg(
-        &[
-            "-filter_complex",
-            &graph,
-            "-map",
-            "[out]",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-        ],
-        &path,
-    );
+    h264_from_graph(&graph, &path);
     (path, seconds)
 }
 
@@ -143,6 +131,18 @@ impl EdgeNode {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// Waits until `n` clips were recorded (whatever happened to their delivery).
+    pub fn wait_spooled_clips(&self, n: usize, timeout: Duration) -> Vec<serde_json::Value> {
+        crate::wait_for(&format!("{n} clips recorded"), timeout, || {
+            let clips: Vec<_> = self
+                .lines()
+                .into_iter()
+                .filter(|l| l["type"] == "spooled" && l["kind"] == "clip")
+                .collect();
+            (clips.len() >= n).then_some(clips)
+        })
     }
 
     /// `kill -9`: no clean-up of any kind.
