@@ -266,6 +266,10 @@ impl Capture {
         config.validate()?;
         let input = Input::parse(&config.input)?;
         let name = input.describe();
+        if let Input::File(path) | Input::Y4mFile(path) = &input {
+            // Say which file is missing, instead of the decoder's terse message.
+            std::fs::metadata(path).map_err(|e| CaptureError::io(&name, e))?;
+        }
         let source = match Self::open_libav(config, &input)? {
             Some(libav) => Source::Libav(Box::new(libav)),
             None => Self::open_y4m(config, &input, pace)?,
@@ -303,10 +307,6 @@ impl Capture {
         {
             return Ok(None);
         }
-        if let Input::File(path) = input {
-            // Say which file is missing, instead of libavformat's terse message.
-            std::fs::metadata(path).map_err(|e| CaptureError::io(&input.describe(), e))?;
-        }
         match LibavSource::open(config, input) {
             Ok(libav) => Ok(Some(libav)),
             Err(Unsuitable::Fallback(why)) => {
@@ -334,10 +334,6 @@ impl Capture {
                 (Box::new(BufReader::with_capacity(FILE_BUFFER, file)), None)
             }
             None => {
-                if let Input::File(path) | Input::Y4mFile(path) = input {
-                    // Say which file is missing, instead of ffmpeg's terse message.
-                    std::fs::metadata(path).map_err(|e| CaptureError::io(&name, e))?;
-                }
                 let mut process = FfmpegProcess::spawn(config, input, pace)?;
                 (Box::new(process.take_stdout()), Some(process))
             }
