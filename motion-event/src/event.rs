@@ -9,7 +9,6 @@ use std::fmt;
 
 use chrono::{DateTime, NaiveDateTime, TimeZone};
 use serde::{Deserialize, Serialize};
-use ts_rs::TS;
 
 /// Largest serialized event we accept; real events are a few hundred bytes, so anything near
 /// this is hostile or broken and must not reach the cache.
@@ -25,8 +24,7 @@ const MAX_URL_CHARS: usize = 2048;
 const MAX_MESSAGE_CHARS: usize = 1024;
 
 /// One motion event as it travels on the Kafka topic and through ksqlDB.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export_to = "MotionEvent.ts")]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct MotionEvent {
     /// Stable key of the event; a later message with the same id updates the earlier one.
     pub event_id: String,
@@ -42,25 +40,20 @@ pub struct MotionEvent {
     pub message: String,
     /// URL of the JPEG snapshot, uploaded before the first alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
     pub snapshot_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
     pub kind: Option<EventKind>,
     /// Motion start as Unix milliseconds (UTC): `time` is only to the second and has no zone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional, type = "number")]
     pub timestamp_ms: Option<i64>,
     /// Length of the clip in seconds, once it is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
     pub duration_s: Option<f64>,
 }
 
 /// Which stage of an event's delivery a message reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
-#[ts(export_to = "EventKind.ts")]
 pub enum EventKind {
     /// Published as soon as the snapshot is uploaded; the clip is still being recorded.
     MotionStarted,

@@ -5,57 +5,47 @@
 //! next one replaces it.
 
 use serde::{Deserialize, Serialize};
-use ts_rs::TS;
 
 use crate::EventError;
 
 /// One heartbeat (or a status change) of one edge node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export_to = "DeviceStatus.ts")]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct DeviceStatus {
     pub device_id: String,
     pub device_name: String,
     /// Camera-local time of the report, `YYYY-MM-DD HH:MM:SS`.
     pub time: String,
     /// Time of the report as Unix milliseconds (UTC).
-    #[ts(type = "number")]
     pub timestamp_ms: i64,
     /// False in the last message of a node that is shutting down.
     pub online: bool,
     pub camera: CameraState,
     /// Why the camera is not delivering frames, when it is not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
     pub camera_error: Option<String>,
     /// Delivery steps (uploads and publishes) still waiting.
     pub outbox_pending: u32,
     /// Age in seconds of the oldest waiting step; absent when nothing waits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
     pub outbox_oldest_s: Option<f64>,
     /// Bytes of recorded files not uploaded yet.
-    #[ts(type = "number")]
     pub undelivered_bytes: u64,
     /// Bytes in the spool (delivered files are kept until space is needed).
-    #[ts(type = "number")]
     pub spool_bytes: u64,
     /// Free bytes on the spool's file system.
-    #[ts(type = "number")]
     pub disk_free_bytes: u64,
     /// True when new events are not being recorded because undelivered files fill the spool.
     pub spool_full: bool,
     /// The last delivery error, while delivery is failing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
     pub last_error: Option<String>,
     /// Version of the edge node's software.
     pub version: String,
 }
 
 /// Whether frames are coming from the camera.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
-#[ts(export_to = "CameraState.ts")]
 pub enum CameraState {
     /// Not opened yet.
     Starting,

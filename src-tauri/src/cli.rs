@@ -12,9 +12,11 @@ use clap::{Args, Parser, Subcommand};
 use motion_event::settings::{KafkaSettings, Secret};
 
 use crate::cache::Cache;
+use crate::notify;
+use crate::service::{Service, ServiceConfig, ServiceUpdate};
 use crate::source::ksqldb::{KsqlDbSettings, StreamName};
 use crate::source::EventSource;
-use crate::{notify, run_app, source, AppOptions};
+use crate::window::{self, WindowOptions};
 
 /// File name of the cache inside the app's data folder.
 pub(crate) const DB_FILE: &str = "cache.sqlite";
@@ -197,7 +199,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         None => cli.common.source().and_then(|source| {
-            run_app(AppOptions {
+            window::run(WindowOptions {
                 db: cli.common.db.clone(),
                 source,
             })
@@ -300,83 +302,38 @@ async fn sync(
     notify: bool,
     retention_days: Option<u32>,
 ) -> Result<()> {
-    // Started before the source, so that every event the source brings is new to the alerts.
-    let mut alerts = if notify {
-        // No window to bring up here: an "Open" click is only logged.
-        let on_open: notify::OpenHook =
-            Arc::new(|event_id| tracing::info!(%event_id, "open requested from a notification"));
-        let feed = notify::Feed::start(&cache, notify::NotifySettings::default(), on_open);
-        Some(feed.await.context("cannot start desktop alerts")?)
-    } else {
-        None
-    };
-    // Heartbeats come from Kafka directly (a ksqlDB-only setup has no status stream yet).
-    let (status_tx, mut statuses) = tokio::sync::mpsc::unbounded_channel();
-    let status_task = match &source {
-        EventSource::Kafka(settings) => Some(tokio::spawn(source::status::run(
-            settings.clone(),
-            cache.clone(),
-            move |status| {
-                let _ = status_tx.send(status.clone());
-            },
-        ))),
-        EventSource::KsqlDb(_) => None,
+    // No window to bring up here: an "Open" click is only logged.
+    let on_open: notify::OpenHook =
+        Arc::new(|event_id| tracing::info!(%event_id, "open requested from a notification"));
+    let config = ServiceConfig {
+        source: Some(source),
+        alerts: notify.then(|| (notify::NotifySettings::default(), on_open)),
+        retention_days: retention_days.unwrap_or(0),
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
-    let task = tokio::spawn(source::run(source, cache.clone(), move |n| {
-        let _ = tx.send(n);
-    }));
+    let mut service = Service::start(cache, config, move |update| match update {
+        ServiceUpdate::EventsChanged(n) => {
+            let _ = tx.send(n);
+        }
+        ServiceUpdate::Source(status) => tracing::debug!(?status, "event source"),
+        ServiceUpdate::Device(_) => {}
+    })
+    .await
+    .context("cannot start desktop alerts")?;
     let idle_deadline = |idle| tokio::time::Instant::now() + idle;
     let mut idle_at = idle_exit.map(idle_deadline);
-    let mut ticks = tokio::time::interval(notify::TICK);
-    let mut retention = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tokio::select! {
-            _ = retention.tick(), if retention_days.is_some() => {
-                let days = i64::from(retention_days.unwrap_or(0));
-                let cutoff = chrono::Utc::now().timestamp_millis() - days * 86_400_000;
-                match cache.delete_before(cutoff).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(deleted = n, days, "old events removed (retention)"),
-                    Err(err) => tracing::warn!(%err, "retention failed"),
-                }
+            Some(n) = rx.recv() => {
+                tracing::info!(changed = n, "cache updated");
+                idle_at = idle_exit.map(idle_deadline);
             }
-            changed = rx.recv() => match changed {
-                Some(n) => {
-                    tracing::info!(changed = n, "cache updated");
-                    idle_at = idle_exit.map(idle_deadline);
-                    if let Some(alerts) = &mut alerts {
-                        if let Err(err) = alerts.catch_up(&cache).await {
-                            tracing::warn!(%err, "cannot read the new events for alerts");
-                        }
-                    }
-                }
-                None => break,
-            },
             () = tokio::time::sleep_until(idle_at.unwrap_or_else(tokio::time::Instant::now)),
-                if idle_at.is_some() => break,
-            Some(status) = statuses.recv() => {
-                if let Some(alerts) = &alerts {
-                    alerts.notifier().status(&status);
-                }
-            }
-            _ = ticks.tick(), if alerts.is_some() => {
-                if let Some(alerts) = &alerts {
-                    alerts.tick();
-                }
-            }
-            _ = tokio::signal::ctrl_c() => break,
+                if idle_at.is_some() => return Ok(()),
+            // A source only ends by itself when its settings cannot work.
+            result = service.finished() => return result.context("the event source stopped"),
+            _ = tokio::signal::ctrl_c() => return Ok(()),
         }
-    }
-    task.abort();
-    if let Some(status_task) = status_task {
-        status_task.abort();
-    }
-    // A source only returns by itself when its settings cannot work; that is this command's
-    // error. Otherwise the task was stopped here, which is how sync ends.
-    match task.await {
-        Ok(Err(err)) => Err(err).context("the event source stopped"),
-        _ => Ok(()),
     }
 }
 

@@ -1,7 +1,7 @@
 import { act, cleanup, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import App, { LIMIT } from "./App";
-import type { MotionEvent } from "./bindings/MotionEvent";
+import type { MotionEvent } from "./bindings";
 
 // The Rust side is replaced by these fakes (vi.mock is hoisted above the imports);
 // errorText stays the real one.
@@ -37,6 +37,10 @@ function event(id: string): MotionEvent {
   };
 }
 
+function view(id: string) {
+  return { event: event(id), snapshot_src: null, clip_cached: false };
+}
+
 beforeEach(() => {
   fake.inside = true;
   fake.changed = null;
@@ -47,7 +51,7 @@ afterEach(cleanup);
 
 describe("App", () => {
   it("loads the cached events and shows them", async () => {
-    fake.listEvents.mockResolvedValue([event("e2"), event("e1")]);
+    fake.listEvents.mockResolvedValue([view("e2"), view("e1")]);
     render(<App />);
     expect(screen.getByRole("heading").textContent).toBe("Motion in Motion");
     const rows = await screen.findAllByTestId("event-row");
@@ -56,10 +60,10 @@ describe("App", () => {
   });
 
   it("reloads when the Rust side emits events-changed, and stops listening on unmount", async () => {
-    fake.listEvents.mockResolvedValue([event("e1")]);
+    fake.listEvents.mockResolvedValue([view("e1")]);
     const { unmount } = render(<App />);
     await screen.findAllByTestId("event-row");
-    fake.listEvents.mockResolvedValue([event("e2"), event("e1")]);
+    fake.listEvents.mockResolvedValue([view("e2"), view("e1")]);
     await act(async () => fake.changed?.(1));
     expect(screen.getAllByTestId("event-row")).toHaveLength(2);
     unmount();

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import type { MotionEvent } from "./bindings/MotionEvent";
+import type { MotionEvent } from "./bindings";
 import { EventList } from "./EventList";
 import { localDate } from "./format";
 import { errorText, insideTauri, listEvents, onEventsChanged } from "./ipc";
@@ -38,7 +38,7 @@ function CachedEvents() {
     listEvents(LIMIT)
       .then((evs) => {
         if (request !== latest.current) return;
-        setEvents(evs);
+        setEvents(evs.map((v) => v.event));
         setError(null);
       })
       .catch((err: unknown) => {

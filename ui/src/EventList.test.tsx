@@ -1,6 +1,6 @@
 import { cleanup, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
-import type { MotionEvent } from "./bindings/MotionEvent";
+import type { MotionEvent } from "./bindings";
 import { EventList } from "./EventList";
 
 afterEach(cleanup);

@@ -1,4 +1,4 @@
-import type { MotionEvent } from "./bindings/MotionEvent";
+import type { MotionEvent } from "./bindings";
 import { safeHttpUrl, shortTime } from "./format";
 
 interface Props {

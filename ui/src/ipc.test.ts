@@ -16,10 +16,10 @@ afterEach(() => {
 });
 
 describe("ipc", () => {
-  it("calls list_events with the limit", async () => {
+  it("calls recent_events with the limit", async () => {
     tauri.invoke.mockResolvedValue([]);
     await expect(listEvents(50)).resolves.toEqual([]);
-    expect(tauri.invoke).toHaveBeenCalledWith("list_events", { limit: 50 });
+    expect(tauri.invoke).toHaveBeenCalledWith("recent_events", { limit: 50 });
   });
 
   it("listens to events-changed, passes the count on and returns the unlisten function", async () => {
@@ -29,8 +29,8 @@ describe("ipc", () => {
     const unlisten = await onEventsChanged((n) => seen.push(n));
     expect(unlisten).toBe(stop);
     expect(tauri.listen.mock.calls[0]?.[0]).toBe("events-changed");
-    const handler = tauri.listen.mock.calls[0]?.[1] as (e: { payload: number }) => void;
-    handler({ payload: 3 });
+    const handler = tauri.listen.mock.calls[0]?.[1] as (e: { payload: { changed: number } }) => void;
+    handler({ payload: { changed: 3 } });
     expect(seen).toEqual([3]);
   });
 

@@ -1,23 +1,32 @@
-// The only place the UI talks to the Rust side. Types come from generated bindings
-// (src/bindings, written by ts-rs from the Rust types), never from hand copies.
-import { invoke } from "@tauri-apps/api/core";
-import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import type { MotionEvent } from "./bindings/MotionEvent";
-import type { IpcError } from "./bindings/IpcError";
+// The only place the UI talks to the Rust side. Commands, events and their types are generated
+// from the Rust side (src/bindings.ts, by tauri-specta), never hand-copied.
+import type { UnlistenFn } from "@tauri-apps/api/event";
+import { commands, events, type EventView, type IpcError } from "./bindings";
+
+export { commands, events };
 
 /** True inside the Tauri window; false in a plain browser (e.g. `vite` alone). */
 export function insideTauri(): boolean {
   return typeof window !== "undefined" && "__TAURI_INTERNALS__" in window;
 }
 
+/** A command's result: its data, or a thrown IpcError-shaped value. */
+export async function unwrap<T>(
+  result: Promise<{ status: "ok"; data: T } | { status: "error"; error: IpcError }>,
+): Promise<T> {
+  const r = await result;
+  if (r.status === "error") throw r.error;
+  return r.data;
+}
+
 /** The newest `limit` cached events, newest first. */
-export function listEvents(limit: number): Promise<MotionEvent[]> {
-  return invoke<MotionEvent[]>("list_events", { limit });
+export function listEvents(limit: number): Promise<EventView[]> {
+  return unwrap(commands.recentEvents(limit));
 }
 
 /** Calls `onChange` whenever the cache changed; returns the function that stops listening. */
 export function onEventsChanged(onChange: (changed: number) => void): Promise<UnlistenFn> {
-  return listen<number>("events-changed", (e) => onChange(e.payload));
+  return events.eventsChanged.listen((e) => onChange(e.payload.changed));
 }
 
 /** A readable message from whatever a command rejected with. */

@@ -7,7 +7,7 @@ use sqlx::Row;
 use super::{Cache, CacheError};
 
 /// One camera's last known state.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, specta::Type)]
 pub struct Device {
     pub device_id: String,
     pub device_name: String,

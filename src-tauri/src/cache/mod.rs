@@ -10,9 +10,11 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+mod counts;
 pub mod devices;
 mod search;
 
+pub use counts::{BucketCount, CameraActivity};
 pub use search::SearchQuery;
 
 use chrono::{Local, TimeZone};
@@ -42,6 +44,8 @@ pub enum CacheError {
     },
     #[error("event cache query failed: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("bad query: {0}")]
+    BadQuery(String),
 }
 
 /// A position in a Kafka partition: the offset of the next record to read.
@@ -175,6 +179,17 @@ impl Cache {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(row_to_event).collect())
+    }
+
+    /// One event by id.
+    pub async fn event(&self, event_id: &str) -> Result<Option<MotionEvent>, CacheError> {
+        let row = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?"
+        ))
+        .bind(event_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(row_to_event))
     }
 
     /// The newest event's own time and when the newest event reached this machine; `None`

@@ -79,6 +79,11 @@ impl ClipCache {
         Some(path)
     }
 
+    /// Whether the clip of `event_id` is in the cache (without marking it used).
+    pub fn is_cached(&self, event_id: &str) -> bool {
+        self.path_for(event_id).is_file()
+    }
+
     /// Downloads `url` as the clip of `event_id` (unless already cached), reporting
     /// `(bytes so far, total if known)`, then evicts the least recently used clips over the cap.
     pub async fn fetch(

@@ -1,24 +1,175 @@
-//! Commands that read the event cache.
+//! Commands that read events: the live list, history search, one event, and chart counts.
 
 use motion_event::MotionEvent;
+use serde::{Deserialize, Serialize};
+use specta::Type;
 use tauri::State;
 
-use crate::cache::Cache;
+use crate::cache::{BucketCount, SearchQuery};
 use crate::ipc::{IpcError, IpcErrorKind};
+use crate::window::AppState;
 
-const MAX_LIMIT: u32 = 10_000;
+const MAX_LIMIT: u32 = 1_000;
+/// A chart of more buckets than this is a mistake (a year in minutes), not a request.
+const MAX_BUCKETS: i64 = 10_000;
+
+/// An event as the UI shows it.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct EventView {
+    pub event: MotionEvent,
+    /// The snapshot URL to load (presigned for a private bucket); absent when there is none
+    /// or it is not an http(s) URL.
+    pub snapshot_src: Option<String>,
+    /// The clip is in the offline cache.
+    pub clip_cached: bool,
+}
+
+/// A history search; every filter is optional.
+#[derive(Debug, Clone, Deserialize, Type)]
+pub struct HistoryQuery {
+    /// Unix ms, inclusive.
+    pub from_ms: Option<i64>,
+    /// Unix ms, exclusive.
+    pub to_ms: Option<i64>,
+    /// Any of these cameras; empty means all.
+    pub devices: Vec<String>,
+    /// Words that must all occur (as word prefixes) in the camera name or the message.
+    pub text: Option<String>,
+    /// Continue after this page's cursor.
+    pub after: Option<Cursor>,
+    pub limit: u32,
+}
+
+/// Where a page ended.
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct Cursor {
+    pub sort_ms: i64,
+    pub event_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct HistoryPage {
+    pub events: Vec<EventView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<Cursor>,
+}
+
+fn check_limit(limit: u32) -> Result<(), IpcError> {
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(IpcError::new(
+            IpcErrorKind::BadRequest,
+            format!("limit must be between 1 and {MAX_LIMIT}, got {limit}"),
+        ));
+    }
+    Ok(())
+}
+
+async fn views(state: &AppState, events: Vec<MotionEvent>) -> Vec<EventView> {
+    let urls = state.urls().await;
+    let mut out = Vec::with_capacity(events.len());
+    for event in events {
+        let snapshot_src = match event.snapshot_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => urls.resolve(url).await.ok(),
+            None => None,
+        };
+        let clip_cached = state.clips.is_cached(&event.event_id);
+        out.push(EventView {
+            event,
+            snapshot_src,
+            clip_cached,
+        });
+    }
+    out
+}
 
 /// The newest `limit` cached events, newest first.
 #[tauri::command]
-pub async fn list_events(
-    cache: State<'_, Cache>,
+#[specta::specta]
+pub async fn recent_events(
+    state: State<'_, AppState>,
     limit: u32,
-) -> Result<Vec<MotionEvent>, IpcError> {
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(IpcError {
-            kind: IpcErrorKind::BadRequest,
-            message: format!("limit must be between 1 and {MAX_LIMIT}, got {limit}"),
-        });
+) -> Result<Vec<EventView>, IpcError> {
+    check_limit(limit)?;
+    let events = state.cache.recent(limit).await?;
+    Ok(views(&state, events).await)
+}
+
+/// A page of matching events, newest first.
+#[tauri::command]
+#[specta::specta]
+pub async fn search_events(
+    state: State<'_, AppState>,
+    query: HistoryQuery,
+) -> Result<HistoryPage, IpcError> {
+    check_limit(query.limit)?;
+    if let (Some(from), Some(to)) = (query.from_ms, query.to_ms) {
+        if from >= to {
+            return Err(IpcError::new(
+                IpcErrorKind::BadRequest,
+                "the start of the range must be before its end",
+            ));
+        }
     }
-    Ok(cache.recent(limit).await?)
+    let q = SearchQuery {
+        from_ms: query.from_ms,
+        to_ms: query.to_ms,
+        devices: query.devices,
+        text: query.text.filter(|t| !t.trim().is_empty()),
+        after: query.after.map(|c| (c.sort_ms, c.event_id)),
+        limit: query.limit,
+    };
+    let events = state.cache.search(&q).await?;
+    let next = match events.last() {
+        Some(last) if events.len() == query.limit as usize => Some(Cursor {
+            sort_ms: state.cache.sort_ms_of(&last.event_id).await?,
+            event_id: last.event_id.clone(),
+        }),
+        _ => None,
+    };
+    Ok(HistoryPage {
+        events: views(&state, events).await,
+        next,
+    })
+}
+
+/// One event, e.g. the one a notification asked to open.
+#[tauri::command]
+#[specta::specta]
+pub async fn get_event(
+    state: State<'_, AppState>,
+    event_id: String,
+) -> Result<EventView, IpcError> {
+    let Some(event) = state.cache.event(&event_id).await? else {
+        return Err(IpcError::new(
+            IpcErrorKind::NotFound,
+            format!("no event {event_id:?} in the cache"),
+        ));
+    };
+    Ok(views(&state, vec![event]).await.remove(0))
+}
+
+/// Events per camera per bucket in `[from_ms, to_ms)`; buckets start on the wall clock of a
+/// zone `offset_ms` ahead of UTC.
+#[tauri::command]
+#[specta::specta]
+pub async fn event_counts(
+    state: State<'_, AppState>,
+    from_ms: i64,
+    to_ms: i64,
+    bucket_ms: i64,
+    offset_ms: i64,
+) -> Result<Vec<BucketCount>, IpcError> {
+    if bucket_ms <= 0 || to_ms <= from_ms || (to_ms - from_ms) / bucket_ms > MAX_BUCKETS {
+        return Err(IpcError::new(
+            IpcErrorKind::BadRequest,
+            format!(
+                "a chart needs a range that ends after it starts and at most {MAX_BUCKETS} \
+                 buckets; got {from_ms}..{to_ms} in buckets of {bucket_ms} ms"
+            ),
+        ));
+    }
+    Ok(state
+        .cache
+        .bucket_counts(from_ms, to_ms, bucket_ms, offset_ms)
+        .await?)
 }

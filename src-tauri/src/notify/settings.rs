@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Everything the user can set about alerts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(default, deny_unknown_fields)]
 pub struct NotifySettings {
     /// Raise alerts at all.
@@ -76,7 +76,7 @@ impl NotifySettings {
 }
 
 /// The bundled alert sounds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum SoundChoice {
     /// A short two-tone chime (0.4 s).
@@ -88,7 +88,7 @@ pub enum SoundChoice {
 /// A daily span of local time, e.g. 22:00–07:00. It may span midnight; the start is inside
 /// the span and the end is not. Equal start and end mean an empty span, not a whole day: a
 /// user who wants silence all day turns alerts off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(deny_unknown_fields)]
 pub struct QuietHours {
     pub start: NaiveTime,
@@ -106,7 +106,7 @@ impl QuietHours {
 }
 
 /// The snooze lengths offered to the user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum Snooze {
     Minutes15,

@@ -11,7 +11,7 @@ use serde::Serialize;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The outcome, for the settings view and the command line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 pub struct CheckReport {
     pub ok: bool,
     /// What was tried, without credentials.

@@ -12,7 +12,13 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use motion_event::settings::{KafkaSecurity, KafkaSettings, S3Settings};
 use serde::{Deserialize, Serialize};
+
+use crate::notify::NotifySettings;
+use crate::source::ksqldb::{KsqlDbSettings, StreamName};
+use crate::source::EventSource;
+use secrets::{SecretKind, SecretStore};
 
 pub const SETTINGS_FILE: &str = "settings.json";
 
@@ -22,10 +28,12 @@ pub enum SettingsError {
     File { path: PathBuf, reason: String },
     #[error("setting `{field}`: {reason}")]
     Invalid { field: &'static str, reason: String },
+    #[error(transparent)]
+    Secret(#[from] secrets::SecretError),
 }
 
 /// Everything but secrets.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// ksqlDB endpoint (Confluent Cloud or self-hosted), e.g. `https://pksqlc-….confluent.cloud`.
@@ -44,10 +52,12 @@ pub struct Settings {
     pub retention_days: u32,
     /// Size cap of the offline clip cache, in MiB.
     pub clip_cache_mib: u64,
+    /// Notifications and sound: mutes, snooze, quiet hours, hold-off.
+    pub alerts: NotifySettings,
 }
 
 /// Read-only access to the clip bucket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(deny_unknown_fields)]
 pub struct S3Read {
     pub bucket: String,
@@ -73,6 +83,7 @@ impl Default for Settings {
             s3_read: None,
             retention_days: 0,
             clip_cache_mib: 2048,
+            alerts: NotifySettings::default(),
         }
     }
 }
@@ -116,6 +127,75 @@ impl Settings {
         file.write_all(&json).map_err(failed)?;
         file.sync_all().map_err(failed)?;
         fs::rename(&tmp, &path).map_err(failed)
+    }
+
+    /// Where events come from: ksqlDB when its URL is set, else Kafka; `None` when neither is.
+    /// Secrets come from `secrets`; a key without its secret is an error naming both.
+    pub fn source(&self, secrets: &dyn SecretStore) -> Result<Option<EventSource>, SettingsError> {
+        if let Some(url) = &self.ksqldb_url {
+            let credentials = match &self.ksqldb_key {
+                Some(key) => {
+                    let secret = secrets.get(SecretKind::KsqldbSecret)?.ok_or_else(|| {
+                        SettingsError::Invalid {
+                            field: "ksqldb_key",
+                            reason: "its secret is not in the keyring; enter it again".into(),
+                        }
+                    })?;
+                    Some((key.clone(), secret))
+                }
+                None => None,
+            };
+            return Ok(Some(EventSource::KsqlDb(KsqlDbSettings {
+                url: url.clone(),
+                credentials,
+                stream: StreamName::parse(crate::source::ksqldb::query::DEFAULT_STREAM).map_err(
+                    |e| SettingsError::Invalid {
+                        field: "ksqldb_url",
+                        reason: e.to_string(),
+                    },
+                )?,
+            })));
+        }
+        let Some(bootstrap) = &self.kafka_bootstrap else {
+            return Ok(None);
+        };
+        let mut kafka = KafkaSettings::plaintext(bootstrap.clone());
+        if let Some(user) = &self.kafka_username {
+            let password =
+                secrets
+                    .get(SecretKind::KafkaPassword)?
+                    .ok_or_else(|| SettingsError::Invalid {
+                        field: "kafka_username",
+                        reason: "its password is not in the keyring; enter it again".into(),
+                    })?;
+            kafka.security = KafkaSecurity::SaslSsl;
+            kafka.username = user.clone();
+            kafka.password = password;
+        }
+        Ok(Some(EventSource::Kafka(kafka)))
+    }
+
+    /// The clip bucket with its read-only key, when one is set.
+    pub fn s3_read(&self, secrets: &dyn SecretStore) -> Result<Option<S3Settings>, SettingsError> {
+        let Some(s3) = &self.s3_read else {
+            return Ok(None);
+        };
+        let secret =
+            secrets
+                .get(SecretKind::S3ReadSecret)?
+                .ok_or_else(|| SettingsError::Invalid {
+                    field: "s3_read.access_key_id",
+                    reason: "its secret key is not in the keyring; enter it again".into(),
+                })?;
+        Ok(Some(S3Settings {
+            bucket: s3.bucket.clone(),
+            region: s3.region.clone(),
+            endpoint: s3.endpoint.clone(),
+            path_style: None,
+            access_key_id: s3.access_key_id.clone(),
+            secret_access_key: secret,
+            public_base_url: None,
+        }))
     }
 
     /// Checks every field on its own; the error names the field.

@@ -10,9 +10,11 @@ pub mod kafka;
 pub mod ksqldb;
 pub mod status;
 
+use std::fmt::Display;
 use std::time::Duration;
 
 use motion_event::settings::KafkaSettings;
+use serde::{Deserialize, Serialize};
 
 use crate::cache::Cache;
 use kafka::KafkaSource;
@@ -28,45 +30,152 @@ pub enum EventSource {
     Kafka(KafkaSettings),
 }
 
-/// Runs `source` until the task is dropped, calling `on_change(n)` after each batch that
-/// changed `n` cached events. Returns only if the settings cannot work at all.
+/// What a source tells its owner: the cache changed, or the connection's state did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Update {
+    /// `n` cached events changed.
+    Changed(u64),
+    Status(SourceStatus),
+}
+
+/// The connection to the event source, for the window's status line: what it is connected to,
+/// and when it is not, exactly why and when it tries again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct SourceStatus {
+    pub state: SourceState,
+    /// What is being followed, without credentials ("ksqlDB at https://…", "Kafka at …").
+    pub target: String,
+    /// Why it is not live: the last error, as the user should read it.
+    pub problem: Option<String>,
+    /// When the next attempt starts (Unix ms), while waiting to retry.
+    pub retry_at_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceState {
+    /// No ksqlDB URL and no Kafka bootstrap are set.
+    NotConfigured,
+    Connecting,
+    /// Following the stream: new events arrive as they are published.
+    Live,
+    /// The connection failed or ended; another attempt is scheduled.
+    Retrying,
+    /// The settings cannot work (a bad URL); nothing is retried until they change.
+    Failed,
+}
+
+impl SourceStatus {
+    pub fn not_configured() -> SourceStatus {
+        SourceStatus {
+            state: SourceState::NotConfigured,
+            target: String::new(),
+            problem: Some(
+                "no event source is set: enter a ksqlDB endpoint or Kafka bootstrap servers".into(),
+            ),
+            retry_at_ms: None,
+        }
+    }
+}
+
+/// Reports a source's progress through one callback.
+pub(crate) struct Report<'a> {
+    target: String,
+    on_update: &'a (dyn Fn(Update) + Send + Sync),
+}
+
+impl Report<'_> {
+    fn changed(&self, n: u64) {
+        if n > 0 {
+            (self.on_update)(Update::Changed(n));
+        }
+    }
+
+    fn status(&self, state: SourceState, problem: Option<String>, retry_in: Option<Duration>) {
+        let retry_at_ms = retry_in.map(|d| {
+            chrono::Utc::now().timestamp_millis() + i64::try_from(d.as_millis()).unwrap_or(0)
+        });
+        (self.on_update)(Update::Status(SourceStatus {
+            state,
+            target: self.target.clone(),
+            problem,
+            retry_at_ms,
+        }));
+    }
+
+    fn connecting(&self) {
+        self.status(SourceState::Connecting, None, None);
+    }
+
+    fn live(&self) {
+        self.status(SourceState::Live, None, None);
+    }
+
+    fn retrying(&self, problem: &dyn Display, retry_in: Duration) {
+        self.status(
+            SourceState::Retrying,
+            Some(problem.to_string()),
+            Some(retry_in),
+        );
+    }
+
+    fn failed(&self, problem: &dyn Display) {
+        self.status(SourceState::Failed, Some(problem.to_string()), None);
+    }
+}
+
+/// Runs `source` until the task is dropped, reporting cache changes and the connection's state
+/// to `on_update`. Returns only if the settings cannot work at all.
 pub async fn run(
     source: EventSource,
     cache: Cache,
-    on_change: impl Fn(u64),
+    on_update: impl Fn(Update) + Send + Sync,
 ) -> Result<(), KsqlDbError> {
     match source {
-        EventSource::KsqlDb(settings) => ksqldb::run(settings, cache, on_change).await,
+        EventSource::KsqlDb(settings) => ksqldb::run(settings, cache, &on_update).await,
         EventSource::Kafka(settings) => {
-            run_kafka(settings, cache, on_change).await;
+            run_kafka(settings, cache, &on_update).await;
             Ok(())
         }
     }
 }
 
-/// Runs the Kafka source until the task is dropped, calling `on_change(n)` after each batch
-/// that changed `n` cached events.
-pub async fn run_kafka(settings: KafkaSettings, cache: Cache, on_change: impl Fn(u64)) {
+async fn run_kafka(
+    settings: KafkaSettings,
+    cache: Cache,
+    on_update: &(dyn Fn(Update) + Send + Sync),
+) {
+    let report = Report {
+        target: format!("Kafka at {}", settings.bootstrap_servers),
+        on_update,
+    };
     let mut backoff = MIN_BACKOFF;
     loop {
-        match KafkaSource::connect(&settings, &cache).await {
-            Ok(source) => loop {
-                match source.next_batch(&cache).await {
-                    Ok(changed) => {
-                        backoff = MIN_BACKOFF;
-                        if changed > 0 {
-                            on_change(changed);
+        report.connecting();
+        let problem = match KafkaSource::connect(&settings, &cache).await {
+            Ok(source) => {
+                report.live();
+                loop {
+                    match source.next_batch(&cache).await {
+                        Ok(changed) => {
+                            backoff = MIN_BACKOFF;
+                            report.changed(changed);
+                        }
+                        Err(err) => {
+                            tracing::warn!(%err, "kafka source failed; reconnecting");
+                            break err.to_string();
                         }
                     }
-                    Err(err) => {
-                        tracing::warn!(%err, "kafka source failed; reconnecting");
-                        break;
-                    }
                 }
-            },
-            Err(err) => tracing::warn!(%err, retry_in = ?backoff, "kafka source cannot start"),
-        }
-        tokio::time::sleep(jitter(backoff)).await;
+            }
+            Err(err) => {
+                tracing::warn!(%err, retry_in = ?backoff, "kafka source cannot start");
+                err.to_string()
+            }
+        };
+        let delay = jitter(backoff);
+        report.retrying(&problem, delay);
+        tokio::time::sleep(delay).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }

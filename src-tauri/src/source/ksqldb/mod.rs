@@ -39,7 +39,7 @@ pub use error::KsqlDbError;
 use query::OffsetReset;
 pub use query::StreamName;
 
-use super::{jitter, MAX_BACKOFF, MIN_BACKOFF};
+use super::{jitter, Report, Update, MAX_BACKOFF, MIN_BACKOFF};
 
 /// How long after the push query's header the backfill starts, unless a live row shows sooner
 /// that the push query is consuming. A transient query needs a moment to get its partitions.
@@ -69,36 +69,49 @@ impl KsqlDbSettings {
     }
 }
 
-/// Follows the stream until the task is dropped, calling `on_change(n)` after each batch that
-/// changed `n` cached events. Returns only if the settings are unusable.
+/// Follows the stream until the task is dropped, reporting cache changes and the connection's
+/// state to `on_update`. Returns only if the settings are unusable.
 pub async fn run(
     settings: KsqlDbSettings,
     cache: Cache,
-    on_change: impl Fn(u64),
+    on_update: &(dyn Fn(Update) + Send + Sync),
 ) -> Result<(), KsqlDbError> {
-    let base = parse_base_url(&settings.url, settings.credentials.is_some())?;
-    let client = Client::new(base, settings.credentials.clone())?;
+    let mut report = Report {
+        target: format!("ksqlDB at {}", settings.url.trim()),
+        on_update,
+    };
+    let client = match parse_base_url(&settings.url, settings.credentials.is_some())
+        .and_then(|base| Client::new(base, settings.credentials.clone()))
+    {
+        Ok(client) => client,
+        Err(err) => {
+            report.failed(&err);
+            return Err(err);
+        }
+    };
+    report.target = format!("ksqlDB at {}", client.base());
     tracing::info!(url = %client.base(), stream = %settings.stream, "following ksqlDB");
     let mut backoff = MIN_BACKOFF;
     loop {
         let started = Instant::now();
         let mut live_rows = 0u64;
-        match follow(
-            &client,
-            &settings.stream,
-            &cache,
-            &on_change,
-            &mut live_rows,
-        )
-        .await
+        report.connecting();
+        let problem = match follow(&client, &settings.stream, &cache, &report, &mut live_rows).await
         {
-            Ok(reason) => tracing::info!(%reason, live_rows, "push query ended; reconnecting"),
-            Err(err) => tracing::warn!(%err, live_rows, "ksqlDB source interrupted; reconnecting"),
-        }
+            Ok(reason) => {
+                tracing::info!(%reason, live_rows, "push query ended; reconnecting");
+                format!("the push query ended ({reason})")
+            }
+            Err(err) => {
+                tracing::warn!(%err, live_rows, "ksqlDB source interrupted; reconnecting");
+                err.to_string()
+            }
+        };
         if live_rows > 0 || started.elapsed() >= HEALTHY_SESSION {
             backoff = MIN_BACKOFF;
         }
         let delay = jitter(backoff);
+        report.retrying(&problem, delay);
         tracing::debug!(?delay, "waiting before reconnecting to ksqlDB");
         tokio::time::sleep(delay).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -120,7 +133,7 @@ async fn follow(
     client: &Client,
     stream: &StreamName,
     cache: &Cache,
-    on_change: &impl Fn(u64),
+    report: &Report<'_>,
     live_rows: &mut u64,
 ) -> Result<String, KsqlDbError> {
     // Before the push query can apply anything newer.
@@ -129,6 +142,7 @@ async fn follow(
         .query("push", &query::push_query(stream), OffsetReset::Latest)
         .await?;
     push.header().await?;
+    report.live();
     tracing::info!(
         endpoint = push.endpoint().path(),
         query_id = push.query_id().unwrap_or("?"),
@@ -164,7 +178,7 @@ async fn follow(
                     }
                 }
                 *live_rows += events.len() as u64;
-                apply(cache, &events, on_change).await?;
+                apply(cache, &events, report).await?;
             }
             () = &mut settle, if waiting => {
                 waiting = false;
@@ -176,7 +190,7 @@ async fn follow(
                     None => std::future::pending().await,
                 }
             } => match msg {
-                Some(BackfillMsg::Events(events)) => apply(cache, &events, on_change).await?,
+                Some(BackfillMsg::Events(events)) => apply(cache, &events, report).await?,
                 Some(BackfillMsg::Done(rows)) => {
                     tracing::info!(rows, since_ms = since, "backfill complete");
                     running = again.then(start);
@@ -197,12 +211,9 @@ async fn follow(
 async fn apply(
     cache: &Cache,
     events: &[MotionEvent],
-    on_change: &impl Fn(u64),
+    report: &Report<'_>,
 ) -> Result<(), KsqlDbError> {
-    let changed = cache.apply(events, &[]).await?;
-    if changed > 0 {
-        on_change(changed);
-    }
+    report.changed(cache.apply(events, &[]).await?);
     Ok(())
 }
 

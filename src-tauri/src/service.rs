@@ -1,0 +1,198 @@
+//! Everything that runs without a window: the event source into the cache, device heartbeats,
+//! desktop alerts and retention. `sync` runs it headless; the window runs the same service and
+//! forwards its updates to the UI. Stopping it (drop) stops all of its tasks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use motion_event::DeviceStatus;
+use tokio::sync::mpsc;
+use tokio::task::{AbortHandle, JoinHandle};
+
+use crate::cache::Cache;
+use crate::notify::{self, Feed, Notifier, NotifySettings, OpenHook};
+use crate::source::ksqldb::KsqlDbError;
+use crate::source::{self, EventSource, SourceStatus, Update};
+
+/// How often old events are looked for when a retention is set.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// What to run.
+pub struct ServiceConfig {
+    /// `None`: nothing to follow (the window still opens, on the cache alone).
+    pub source: Option<EventSource>,
+    /// `None`: no desktop alerts.
+    pub alerts: Option<(NotifySettings, OpenHook)>,
+    /// Delete cached events older than this many days; 0 keeps everything.
+    pub retention_days: u32,
+}
+
+/// What the service reports to its owner.
+#[derive(Debug, Clone)]
+pub enum ServiceUpdate {
+    /// `n` cached events changed.
+    EventsChanged(u64),
+    Source(SourceStatus),
+    Device(DeviceStatus),
+}
+
+/// A running service.
+pub struct Service {
+    main: JoinHandle<Result<(), KsqlDbError>>,
+    notifier: Option<Notifier>,
+}
+
+impl Service {
+    /// Starts the service. Alerts start before the source, so every event the source brings
+    /// is new to them.
+    pub async fn start(
+        cache: Cache,
+        config: ServiceConfig,
+        on_update: impl Fn(ServiceUpdate) + Send + Sync + 'static,
+    ) -> Result<Service, notify::NotifyError> {
+        let feed = match config.alerts {
+            Some((settings, on_open)) => Some(Feed::start(&cache, settings, on_open).await?),
+            None => None,
+        };
+        let notifier = feed.as_ref().map(|f| f.notifier().clone());
+        let main = tokio::spawn(run(
+            cache,
+            config.source,
+            feed,
+            config.retention_days,
+            Arc::new(on_update),
+        ));
+        Ok(Service { main, notifier })
+    }
+
+    /// The alerts' notifier, to change mutes and snoozes while running.
+    pub fn notifier(&self) -> Option<&Notifier> {
+        self.notifier.as_ref()
+    }
+
+    /// Waits until the service ends by itself: only when the source's settings cannot work.
+    pub async fn finished(&mut self) -> Result<(), KsqlDbError> {
+        match (&mut self.main).await {
+            Ok(result) => result,
+            // Aborted or panicked: the panic was already reported by the runtime.
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.main.abort();
+    }
+}
+
+enum Input {
+    Source(Update),
+    Device(DeviceStatus),
+}
+
+/// Aborts the tasks it holds when the service's main task ends or is aborted (dropping a
+/// `JoinHandle` would leave its task running).
+struct Tasks(Vec<AbortHandle>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+async fn run(
+    cache: Cache,
+    source: Option<EventSource>,
+    mut feed: Option<Feed>,
+    retention_days: u32,
+    on_update: Arc<dyn Fn(ServiceUpdate) + Send + Sync>,
+) -> Result<(), KsqlDbError> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Input>();
+    let mut tasks = Tasks(Vec::new());
+    let mut source_task = match source {
+        Some(source) => {
+            // Heartbeats come from Kafka directly (a ksqlDB-only setup has no status stream).
+            if let EventSource::Kafka(settings) = &source {
+                let tx = tx.clone();
+                let status = tokio::spawn(source::status::run(
+                    settings.clone(),
+                    cache.clone(),
+                    move |status| {
+                        let _ = tx.send(Input::Device(status.clone()));
+                    },
+                ));
+                tasks.0.push(status.abort_handle());
+            }
+            let tx = tx.clone();
+            let task = tokio::spawn(source::run(source, cache.clone(), move |u| {
+                let _ = tx.send(Input::Source(u));
+            }));
+            tasks.0.push(task.abort_handle());
+            Some(task)
+        }
+        None => {
+            on_update(ServiceUpdate::Source(SourceStatus::not_configured()));
+            None
+        }
+    };
+    drop(tx);
+    let mut ticks = tokio::time::interval(notify::TICK);
+    let mut retention = tokio::time::interval(RETENTION_EVERY);
+    loop {
+        tokio::select! {
+            input = rx.recv() => match input {
+                Some(Input::Source(Update::Changed(n))) => {
+                    if let Some(feed) = &mut feed {
+                        if let Err(err) = feed.catch_up(&cache).await {
+                            tracing::warn!(%err, "cannot read the new events for alerts");
+                        }
+                    }
+                    on_update(ServiceUpdate::EventsChanged(n));
+                }
+                Some(Input::Source(Update::Status(status))) => {
+                    on_update(ServiceUpdate::Source(status));
+                }
+                Some(Input::Device(status)) => {
+                    if let Some(feed) = &feed {
+                        feed.notifier().status(&status);
+                    }
+                    on_update(ServiceUpdate::Device(status));
+                }
+                // No source: nothing will ever come; keep alerts' ticks and retention going.
+                None if source_task.is_none() => std::future::pending::<()>().await,
+                None => {}
+            },
+            result = async {
+                match source_task.as_mut() {
+                    Some(task) => task.await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                return match result {
+                    Ok(result) => result,
+                    Err(_) => Ok(()),
+                };
+            }
+            _ = ticks.tick(), if feed.is_some() => {
+                if let Some(feed) = &feed {
+                    feed.tick();
+                }
+            }
+            _ = retention.tick(), if retention_days > 0 => {
+                let cutoff =
+                    chrono::Utc::now().timestamp_millis() - i64::from(retention_days) * 86_400_000;
+                match cache.delete_before(cutoff).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(deleted = n, retention_days, "old events removed");
+                        on_update(ServiceUpdate::EventsChanged(n));
+                    }
+                    Err(err) => tracing::warn!(%err, "retention failed"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The desktop window: Tauri's builder with our plugins (single instance, start on login), the
+//! tray, the managed [`AppState`], and the typed commands of `ipc`. Everything the window
+//! shows comes from the cache through commands; the service runs whether or not the window is
+//! visible, so closing it keeps alerts coming (the tray or a second launch brings it back).
+
+mod state;
+mod tray;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tauri::{AppHandle, Manager, WindowEvent};
+use tauri_plugin_autostart::MacosLauncher;
+
+pub use state::AppState;
+
+use crate::cache::Cache;
+use crate::clips::ClipCache;
+use crate::settings::secrets::Keyring;
+use crate::settings::Settings;
+use crate::source::EventSource;
+
+/// The main window's label (tauri.conf.json).
+const MAIN: &str = "main";
+
+/// What the window needs to start.
+pub struct WindowOptions {
+    /// The event cache; default: the app's data folder.
+    pub db: Option<PathBuf>,
+    /// An event source from the command line, over the settings file's.
+    pub source: Option<EventSource>,
+}
+
+pub fn run(options: WindowOptions) -> anyhow::Result<()> {
+    let ipc = crate::ipc::builder();
+    tauri::Builder::default()
+        // First: a second launch must reach the running app before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            show(app)
+        }))
+        .plugin(tauri_plugin_autostart::init(
+            MacosLauncher::LaunchAgent,
+            None,
+        ))
+        .invoke_handler(ipc.invoke_handler())
+        .setup(move |app| {
+            ipc.mount_events(app);
+            let paths = app.path();
+            let db = match options.db.clone() {
+                Some(db) => db,
+                None => paths.app_data_dir()?.join(crate::cli::DB_FILE),
+            };
+            let config_dir = paths.app_config_dir()?;
+            let clip_dir = paths.app_cache_dir()?.join("clips");
+            let settings = Settings::load(&config_dir).unwrap_or_default();
+            let cache = tauri::async_runtime::block_on(Cache::open(&db))?;
+            tracing::info!(db = %db.display(), "event cache open");
+            let clips = ClipCache::open(&clip_dir, settings.clip_cache_mib * 1024 * 1024)?;
+            // The player loads cached clips through the asset protocol, from this folder only.
+            app.asset_protocol_scope()
+                .allow_directory(&clip_dir, false)
+                .context("cannot let the player read the clip cache")?;
+            let state = AppState::new(
+                app.handle().clone(),
+                cache,
+                clips,
+                config_dir,
+                Arc::new(Keyring),
+                options.source.clone(),
+            );
+            app.manage(state);
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                handle.state::<AppState>().start().await;
+            });
+            if let Err(err) = tray::build(app.handle()) {
+                // Some desktops have no tray; the window and a second launch still work.
+                tracing::warn!(%err, "no tray icon");
+            }
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            // Closing hides: alerts keep coming. Quit is in the tray menu.
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                if window.label() == MAIN && tray::present(window.app_handle()) {
+                    api.prevent_close();
+                    if let Err(err) = window.hide() {
+                        tracing::warn!(%err, "cannot hide the window");
+                    }
+                }
+            }
+        })
+        .run(tauri::generate_context!())
+        .context("the desktop window failed")
+}
+
+/// Brings the main window up and to the front.
+pub fn show(app: &AppHandle) {
+    let Some(window) = app.get_webview_window(MAIN) else {
+        return;
+    };
+    for result in [window.show(), window.unminimize(), window.set_focus()] {
+        if let Err(err) = result {
+            tracing::debug!(%err, "cannot bring the window up");
+        }
+    }
+}
