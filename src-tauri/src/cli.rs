@@ -103,6 +103,23 @@ enum Command {
         #[arg(long, value_enum)]
         format: ExportFormat,
     },
+    /// Set up ksqlDB for Motion in Motion (needs --ksqldb-url).
+    #[command(subcommand)]
+    Ksql(KsqlCommand),
+}
+
+#[derive(Subcommand)]
+enum KsqlCommand {
+    /// Create the streams and table the system needs (the statements in ksql/, built in), and
+    /// report each statement's result. Safe to run again: existing ones are left as they are.
+    Apply {
+        /// Apply the `*.sql` files of this folder (in name order) instead of the built-in ones.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// One JSON object per statement instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Which cached events `search` and `export` print.
@@ -205,6 +222,9 @@ pub fn main() -> ExitCode {
             })
         }),
         Some(Command::Check(args)) => run_check(&cli.common, &args),
+        Some(Command::Ksql(KsqlCommand::Apply { dir, json })) => {
+            ksql_apply(&cli.common, dir.as_deref(), json)
+        }
         Some(command) => run_headless(&cli.common, command),
     };
     match result {
@@ -291,6 +311,7 @@ fn run_headless(common: &Common, command: Command) -> Result<()> {
             Command::Devices => devices(&cache).await,
             // Dispatched in `main`: a check needs no cache.
             Command::Check(args) => run_check_async(common, &args).await,
+            Command::Ksql(_) => unreachable!("dispatched in main: it needs no cache"),
         }
     })
 }
@@ -335,6 +356,75 @@ async fn sync(
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }
     }
+}
+
+/// `ksql apply`: fails (exit 1) if any statement failed.
+fn ksql_apply(common: &Common, dir: Option<&std::path::Path>, json: bool) -> Result<()> {
+    use crate::source::ksqldb::apply::{self, Outcome};
+    use crate::source::ksqldb::{parse_base_url, Client};
+
+    let Some(EventSource::KsqlDb(settings)) = common.source()? else {
+        bail!("ksql apply needs the ksqlDB server: pass --ksqldb-url (and --ksqldb-key with MIM_KSQLDB_SECRET)");
+    };
+    let files: Vec<(String, String)> = match dir {
+        None => apply::BUILT_IN
+            .iter()
+            .map(|(name, text)| ((*name).to_owned(), (*text).to_owned()))
+            .collect(),
+        Some(dir) => {
+            let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+                .with_context(|| format!("cannot read the folder {}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+                .collect();
+            paths.sort();
+            if paths.is_empty() {
+                bail!("{} holds no .sql files", dir.display());
+            }
+            paths
+                .into_iter()
+                .map(|p| {
+                    let text = std::fs::read_to_string(&p)
+                        .with_context(|| format!("cannot read {}", p.display()))?;
+                    Ok((p.display().to_string(), text))
+                })
+                .collect::<Result<_>>()?
+        }
+    };
+    let results = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(async {
+            let base = parse_base_url(&settings.url, settings.credentials.is_some())?;
+            let client = Client::new(base, settings.credentials.clone())?;
+            apply::apply(&client, &files)
+                .await
+                .map_err(anyhow::Error::msg)
+        })?;
+    let mut out = std::io::stdout().lock();
+    for r in &results {
+        if json {
+            writeln!(out, "{}", serde_json::to_string(r)?)?;
+        } else {
+            let mark = match r.outcome {
+                Outcome::Created => "created",
+                Outcome::AlreadyExists => "exists ",
+                Outcome::Queued => "queued ",
+                Outcome::Failed => "FAILED ",
+                Outcome::Skipped => "skipped",
+            };
+            writeln!(out, "{mark}  {}  ({}): {}", r.statement, r.file, r.detail)?;
+        }
+    }
+    let failed = results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Failed | Outcome::Skipped))
+        .count();
+    if failed > 0 {
+        bail!("{failed} of {} statements were not applied", results.len());
+    }
+    Ok(())
 }
 
 /// Runs every check that has settings; fails (exit 1) if any check failed.

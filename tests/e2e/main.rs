@@ -6,6 +6,7 @@ mod deliver;
 mod detect;
 mod history;
 mod kafka;
+mod ksql_apply;
 mod ksqldb;
 mod notify;
 mod record;

@@ -206,12 +206,12 @@ async fn query(state: Arc<State>, req: Request<Incoming>, endpoint: Endpoint) ->
     };
     let select = match sql::parse(&sql) {
         Ok(Statement::Select(select)) => select,
-        Ok(Statement::ListStreams) => {
-            return refuse("LIST STREAMS is run on the /ksql endpoint, not as a query")
+        Ok(Statement::ListStreams) | Ok(Statement::Create(_)) => {
+            return refuse("LIST STREAMS and CREATE are run on the /ksql endpoint, not as a query")
         }
         Err(e) => return refuse(&e.0),
     };
-    if select.source != settings.stream {
+    if select.source != settings.stream || !state.exists(&select.source) {
         return refuse(&format!("{} does not exist.", select.source));
     }
     let id = format!(
@@ -263,22 +263,27 @@ async fn ksql(state: Arc<State>, req: Request<Incoming>) -> Reply {
     match sql::parse(text) {
         Ok(Statement::ListStreams) => {
             let settings = &state.settings;
-            let stream = object(&[
-                ("type", enc(json!("STREAM"))),
-                ("name", enc(json!(settings.stream))),
-                ("topic", enc(json!(settings.topic))),
-                ("keyFormat", enc(json!("KAFKA"))),
-                ("valueFormat", enc(json!("JSON"))),
-                ("isWindowed", enc(json!(false))),
-            ]);
+            let streams: Vec<String> = if state.exists(&settings.stream) {
+                vec![object(&[
+                    ("type", enc(json!("STREAM"))),
+                    ("name", enc(json!(settings.stream))),
+                    ("topic", enc(json!(settings.topic))),
+                    ("keyFormat", enc(json!("KAFKA"))),
+                    ("valueFormat", enc(json!("JSON"))),
+                    ("isWindowed", enc(json!(false))),
+                ])]
+            } else {
+                vec![]
+            };
             let entity = object(&[
                 ("@type", enc(json!("streams"))),
                 ("statementText", enc(json!(text))),
-                ("streams", format!("[{stream}]")),
+                ("streams", format!("[{}]", streams.join(","))),
                 ("warnings", enc(json!([]))),
             ]);
             json_reply(StatusCode::OK, format!("[{entity}]"))
         }
+        Ok(Statement::Create(create)) => create_object(&state, &create, text),
         Ok(Statement::Select(_)) => json_reply(
             StatusCode::BAD_REQUEST,
             statement_error(
@@ -292,6 +297,105 @@ async fn ksql(state: Arc<State>, req: Request<Incoming>) -> Reply {
             statement_error(40001, &e.0, text),
         ),
     }
+}
+
+/// A CREATE on `/ksql` (wire specification §4): created once, then "already exists" as a
+/// warning with IF NOT EXISTS or a statement error without it. For the stream it serves, the
+/// double insists that the declaration matches what it serves, so a drift in `ksql/` fails.
+fn create_object(state: &State, create: &sql::Create, text: &str) -> Reply {
+    let kind = create.kind.word();
+    let refuse = |code, message: String| {
+        json_reply(
+            StatusCode::BAD_REQUEST,
+            statement_error(code, &message, text),
+        )
+    };
+    let Ok(mut objects) = state.objects.lock() else {
+        return refuse(50000, "the double's state is poisoned".into());
+    };
+    if objects.contains_key(&create.name) {
+        if create.if_not_exists {
+            let entity = object(&[
+                ("@type", enc(json!("warning_entity"))),
+                ("statementText", enc(json!(text))),
+                (
+                    "message",
+                    enc(json!(format!(
+                        "Cannot add {kind} {}: A {kind} with the same name already exists.",
+                        create.name
+                    ))),
+                ),
+                ("warnings", enc(json!([]))),
+            ]);
+            return json_reply(StatusCode::OK, format!("[{entity}]"));
+        }
+        return refuse(
+            40001,
+            format!(
+                "Cannot add {kind} '{}': A {kind} with the same name already exists",
+                create.name
+            ),
+        );
+    }
+    if let Some(from) = &create.from {
+        if !objects.contains_key(from) {
+            return refuse(40001, format!("{from} does not exist."));
+        }
+    }
+    let settings = &state.settings;
+    if create.name == settings.stream {
+        let served: Vec<&str> = crate::kafka::MOTION_STREAM.iter().map(|c| c.name).collect();
+        if create.columns != served {
+            return refuse(
+                40001,
+                format!(
+                    "(ksqldb-double) {} declares columns {:?}, but the double serves {served:?}",
+                    create.name, create.columns
+                ),
+            );
+        }
+        if create.topic.as_deref() != Some(settings.topic.as_str()) {
+            return refuse(
+                40001,
+                format!(
+                    "(ksqldb-double) {} reads topic {:?}, but the double serves {}",
+                    create.name, create.topic, settings.topic
+                ),
+            );
+        }
+    }
+    objects.insert(create.name.clone(), create.kind);
+    let sequence = state
+        .commands
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (message, query_id) = match &create.from {
+        Some(_) => {
+            let id = format!("CTAS_{}_{sequence}", create.name);
+            (format!("Created query with ID {id}"), json!(id))
+        }
+        None => {
+            let mut word = kind.to_owned();
+            word[..1].make_ascii_uppercase();
+            (format!("{word} created"), Value::Null)
+        }
+    };
+    let status = object(&[
+        ("status", enc(json!("SUCCESS"))),
+        ("message", enc(json!(message))),
+        ("queryId", enc(query_id)),
+    ]);
+    let entity = object(&[
+        ("@type", enc(json!("currentStatus"))),
+        ("statementText", enc(json!(text))),
+        (
+            "commandId",
+            enc(json!(format!("{kind}/`{}`/create", create.name))),
+        ),
+        ("commandStatus", status),
+        ("commandSequenceNumber", enc(json!(sequence))),
+        ("warnings", enc(json!([]))),
+    ]);
+    json_reply(StatusCode::OK, format!("[{entity}]"))
 }
 
 async fn close_query(state: Arc<State>, req: Request<Incoming>) -> Reply {

@@ -73,6 +73,10 @@ struct Args {
     /// Refuse `/query-stream` over HTTP/1.1 with error 40004, as ksqlDB did before 0.24.
     #[arg(long)]
     query_stream_http2_only: bool,
+    /// Start with no streams: the served stream exists only once a `CREATE STREAM` for it
+    /// was run on `/ksql` (as on a fresh ksqlDB server, for testing `ksql apply`).
+    #[arg(long)]
+    no_streams: bool,
     #[command(flatten)]
     misbehaviour: Misbehaviour,
 }
@@ -110,7 +114,13 @@ async fn main() -> Result<()> {
         },
         args.misbehaviour,
     );
+    let mut objects = std::collections::BTreeMap::new();
+    if !args.no_streams {
+        objects.insert(args.stream.clone(), sql::ObjectKind::Stream);
+    }
     let state = Arc::new(State {
+        objects: Mutex::new(objects),
+        commands: std::sync::atomic::AtomicU64::new(1),
         settings: Settings {
             bootstrap: args.bootstrap,
             topic: args.topic,

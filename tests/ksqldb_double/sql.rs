@@ -3,9 +3,10 @@
 //! escapes one), `'…'` strings double their quote, and every statement must end with `;`.
 //!
 //! Understood: `SELECT * FROM s [WHERE ROWTIME <op> n [AND …]] [EMIT CHANGES] [LIMIT n];`
-//! (a push query with `EMIT CHANGES`, a stream pull query without), `LIST STREAMS;` and
-//! `SHOW STREAMS;`. Anything else is refused with a statement error, as ksqlDB would refuse
-//! what it cannot run.
+//! (a push query with `EMIT CHANGES`, a stream pull query without), `LIST STREAMS;`,
+//! `SHOW STREAMS;` and `CREATE [OR REPLACE] STREAM|TABLE [IF NOT EXISTS] name [(columns)]
+//! [WITH (…)] [AS SELECT …];` (read for its name, columns, topic and source). Anything else is
+//! refused with a statement error, as ksqlDB would refuse what it cannot run.
 
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
@@ -52,10 +53,39 @@ impl Select {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    Stream,
+    Table,
+}
+
+impl ObjectKind {
+    pub fn word(self) -> &'static str {
+        match self {
+            ObjectKind::Stream => "stream",
+            ObjectKind::Table => "table",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Create {
+    pub kind: ObjectKind,
+    pub name: String,
+    pub if_not_exists: bool,
+    /// Declared column names, upper-cased as ksqlDB does (empty for `AS SELECT`).
+    pub columns: Vec<String>,
+    /// `KAFKA_TOPIC` from the WITH clause.
+    pub topic: Option<String>,
+    /// The `FROM` source of an `AS SELECT`.
+    pub from: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {
     Select(Select),
     ListStreams,
+    Create(Create),
 }
 
 /// Why a statement was refused; `syntax` errors are ksqlDB's 40001 as well.
@@ -131,6 +161,108 @@ fn lex(sql: &str) -> Result<Vec<Token>, SqlError> {
     Ok(tokens)
 }
 
+fn identifier(c: &mut Cursor) -> Result<String, SqlError> {
+    match c.next() {
+        Some(Token::Word(w)) => Ok(w),
+        Some(Token::Quoted(q)) => Ok(q),
+        _ => Err(SqlError("Syntax Error: expecting a name".into())),
+    }
+}
+
+/// After `CREATE`: `[OR REPLACE] STREAM|TABLE [IF NOT EXISTS] name [(col type …, …)]
+/// [WITH (k = v, …)] [AS SELECT … FROM source …]`, up to the final `;`.
+fn create(c: &mut Cursor) -> Result<Create, SqlError> {
+    if c.word("OR") {
+        c.expect_word("REPLACE")?;
+    }
+    let kind = if c.word("STREAM") {
+        ObjectKind::Stream
+    } else if c.word("TABLE") {
+        ObjectKind::Table
+    } else {
+        return Err(c.unexpected("STREAM or TABLE"));
+    };
+    let if_not_exists = if c.word("IF") {
+        c.expect_word("NOT")?;
+        c.expect_word("EXISTS")?;
+        true
+    } else {
+        false
+    };
+    let name = identifier(c)?;
+    let mut columns = Vec::new();
+    if c.sym("(") {
+        loop {
+            columns.push(identifier(c)?);
+            // The type and KEY: skipped, nesting (STRUCT<…>, DECIMAL(…)) included.
+            let mut depth = 0;
+            loop {
+                match c.next() {
+                    Some(Token::Sym("(")) | Some(Token::Sym("<")) => depth += 1,
+                    Some(Token::Sym(")")) if depth == 0 => break,
+                    Some(Token::Sym(",")) if depth == 0 => break,
+                    Some(Token::Sym(")")) | Some(Token::Sym(">")) => depth -= 1,
+                    Some(_) => {}
+                    None => return Err(SqlError("Syntax Error: unclosed column list".into())),
+                }
+            }
+            if matches!(c.tokens.get(c.at - 1), Some(Token::Sym(")"))) {
+                break;
+            }
+        }
+    }
+    let mut topic = None;
+    if c.word("WITH") {
+        if !c.sym("(") {
+            return Err(c.unexpected("'(' after WITH"));
+        }
+        loop {
+            let key = identifier(c)?;
+            if !c.sym("=") {
+                return Err(c.unexpected("'=' in WITH"));
+            }
+            let value = match c.next() {
+                Some(Token::Str(v)) | Some(Token::Word(v)) | Some(Token::Quoted(v)) => v,
+                Some(Token::Number(n)) => n.to_string(),
+                _ => return Err(SqlError("Syntax Error: expecting a property value".into())),
+            };
+            if key == "KAFKA_TOPIC" {
+                topic = Some(value);
+            }
+            if c.sym(")") {
+                break;
+            }
+            if !c.sym(",") {
+                return Err(c.unexpected("',' or ')' in WITH"));
+            }
+        }
+    }
+    let mut from = None;
+    if c.word("AS") {
+        c.expect_word("SELECT")?;
+        while !matches!(c.peek(), None | Some(Token::Sym(";"))) {
+            if c.word("FROM") {
+                from = Some(identifier(c)?);
+            } else {
+                c.next();
+            }
+        }
+    }
+    if columns.is_empty() && from.is_none() {
+        return Err(SqlError(
+            "Syntax Error: a CREATE needs a column list or AS SELECT".into(),
+        ));
+    }
+    Ok(Create {
+        kind,
+        name,
+        if_not_exists,
+        columns,
+        topic,
+        from,
+    })
+}
+
 struct Cursor {
     tokens: Vec<Token>,
     at: usize,
@@ -192,7 +324,9 @@ pub fn parse(sql: &str) -> Result<Statement, SqlError> {
             "Syntax Error: statements must end with ';'".into(),
         ));
     }
-    let statement = if c.word("LIST") || c.word("SHOW") {
+    let statement = if c.word("CREATE") {
+        Statement::Create(create(&mut c)?)
+    } else if c.word("LIST") || c.word("SHOW") {
         c.expect_word("STREAMS")?;
         Statement::ListStreams
     } else if c.word("SELECT") {
@@ -252,7 +386,7 @@ pub fn parse(sql: &str) -> Result<Statement, SqlError> {
         })
     } else {
         return Err(SqlError(
-            "the ksqldb-double test stand-in runs only SELECT * …, LIST STREAMS and SHOW STREAMS"
+            "the ksqldb-double test stand-in runs only SELECT * …, LIST STREAMS, SHOW STREAMS and CREATE STREAM|TABLE"
                 .into(),
         ));
     };
@@ -287,6 +421,31 @@ mod tests {
             }))
         );
         assert_eq!(parse("LIST STREAMS;"), Ok(Statement::ListStreams));
+    }
+
+    #[test]
+    fn creates_are_read_for_name_columns_topic_and_source() {
+        let Ok(Statement::Create(s)) = parse(
+            "CREATE STREAM IF NOT EXISTS motion_stream (event_id VARCHAR, `Odd` STRUCT<a INT, b DECIMAL(4, 2)>, ts BIGINT) \
+             WITH (KAFKA_TOPIC = 'ksql_motion_events', VALUE_FORMAT = 'JSON', PARTITIONS = 3);",
+        ) else {
+            panic!("parse");
+        };
+        assert_eq!(s.kind, ObjectKind::Stream);
+        assert_eq!(s.name, "MOTION_STREAM");
+        assert!(s.if_not_exists);
+        assert_eq!(s.columns, ["EVENT_ID", "Odd", "TS"]);
+        assert_eq!(s.topic.as_deref(), Some("ksql_motion_events"));
+        let Ok(Statement::Create(t)) = parse(
+            "CREATE TABLE t AS SELECT id, LATEST_BY_OFFSET(x) AS x FROM src GROUP BY id EMIT CHANGES;",
+        ) else {
+            panic!("parse");
+        };
+        assert_eq!(
+            (t.kind, t.from.as_deref()),
+            (ObjectKind::Table, Some("SRC"))
+        );
+        assert!(parse("CREATE STREAM s WITH (KAFKA_TOPIC='t');").is_err());
     }
 
     #[test]

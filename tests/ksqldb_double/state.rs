@@ -77,6 +77,11 @@ pub fn bump(counter: &AtomicU64) {
 
 pub struct State {
     pub settings: Settings,
+    /// Streams and tables that exist (created on `/ksql`, or the served stream from the start
+    /// unless `--no-streams`), by name.
+    pub objects: Mutex<std::collections::BTreeMap<String, crate::sql::ObjectKind>>,
+    /// ksqlDB's command sequence number, one per successful CREATE.
+    pub commands: AtomicU64,
     pub misbehaviour: Mutex<Misbehaviour>,
     pub open: Mutex<HashMap<String, mpsc::UnboundedSender<Action>>>,
     pub stats: Stats,
@@ -119,6 +124,13 @@ impl State {
             .filter(|(id, _)| query_id.map_or(true, |q| q == id.as_str()))
             .filter(|(_, tx)| tx.send(action).is_ok())
             .count()
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.objects
+            .lock()
+            .map(|o| o.contains_key(name))
+            .unwrap_or(false)
     }
 
     pub fn stats_json(&self) -> Value {

@@ -31,6 +31,8 @@ const DELIMITED: &str = "application/vnd.ksqlapi.delimited.v1";
 const STREAMED_ROW_JSON: &str = "application/vnd.ksql.v1+json";
 /// Enough for any error envelope; a refusal body larger than this is cut, not buffered.
 const MAX_ERROR_BODY: usize = 64 * 1024;
+/// A DDL statement waits up to 5 s server-side for its command to apply (§4); leave margin.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Which endpoint served a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +153,55 @@ impl Client {
         self.post(Endpoint::Query, sql, reset)
             .await
             .map(|r| QueryStream::new(label, Endpoint::Query, r))
+    }
+
+    /// Runs statements on `/ksql` (DDL: CREATE STREAM, CREATE TABLE …) and returns the
+    /// server's entities, one per statement (§4). A refused statement is an error carrying the
+    /// server's message.
+    pub async fn statement(&self, sql: &str) -> Result<Vec<Value>, KsqlDbError> {
+        let url = self.base.join("ksql").map_err(|e| KsqlDbError::Url {
+            url: self.base.to_string(),
+            reason: format!("cannot take endpoint ksql: {e}"),
+        })?;
+        // `streamsProperties`, not `properties`: a wrong key would be ignored silently (§4).
+        let body = serde_json::json!({ "ksql": sql, "streamsProperties": {} });
+        let mut request = self
+            .http
+            .post(url.clone())
+            .header(ACCEPT, STREAMED_ROW_JSON)
+            .header(CONTENT_TYPE, "application/json")
+            .timeout(STATEMENT_TIMEOUT)
+            .body(body.to_string());
+        if let Some((key, secret)) = &self.auth {
+            request = request.basic_auth(key, Some(secret.expose()));
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|source| KsqlDbError::Connect {
+                url: url.to_string(),
+                source: source.without_url(),
+            })?;
+        if response.status() != StatusCode::OK {
+            return Err(refusal(url.to_string(), response).await);
+        }
+        let bytes = response.bytes().await.map_err(|source| KsqlDbError::Body {
+            query: "statement",
+            source: source.without_url(),
+        })?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Array(entities)) => Ok(entities),
+            _ => Err(KsqlDbError::Protocol {
+                query: "statement",
+                reason: format!(
+                    "/ksql answered 200 without a JSON array: {}",
+                    String::from_utf8_lossy(&bytes)
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
+                ),
+            }),
+        }
     }
 
     async fn post(

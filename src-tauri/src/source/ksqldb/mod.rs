@@ -20,6 +20,7 @@
 //! broken body, failed backfill) ends the connection and starts again from step 1, after a
 //! capped, jittered backoff. This module does not know about windows or notifications.
 
+pub mod apply;
 mod client;
 mod error;
 pub mod query;
@@ -34,7 +35,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::cache::{Cache, Newest};
-use client::{parse_base_url, Client};
+pub use client::{parse_base_url, Client};
 pub use error::KsqlDbError;
 use query::OffsetReset;
 pub use query::StreamName;
