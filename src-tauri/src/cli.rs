@@ -14,6 +14,7 @@ use motion_event::settings::{KafkaSettings, Secret};
 use crate::cache::Cache;
 use crate::notify;
 use crate::service::{Service, ServiceConfig, ServiceUpdate};
+use crate::settings::Settings;
 use crate::source::ksqldb::{KsqlDbSettings, StreamName};
 use crate::source::EventSource;
 use crate::window::{self, WindowOptions};
@@ -67,6 +68,10 @@ struct Common {
     /// ksqlDB stream to follow; a plain name is upper-cased as ksqlDB does.
     #[arg(long, env = "MIM_KSQLDB_STREAM", global = true, value_name = "NAME", default_value = crate::source::ksqldb::query::DEFAULT_STREAM)]
     ksqldb_stream: String,
+    /// The folder of the app's settings (alerts, retention, …); default: the app's config
+    /// folder, shared with the window.
+    #[arg(long, env = "MIM_CONFIG_DIR", global = true, value_name = "DIR")]
+    config_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -218,6 +223,7 @@ pub fn main() -> ExitCode {
         None => cli.common.source().and_then(|source| {
             window::run(WindowOptions {
                 db: cli.common.db.clone(),
+                config_dir: cli.common.config_dir.clone(),
                 source,
             })
         }),
@@ -274,6 +280,15 @@ impl Common {
         Ok(Some(EventSource::KsqlDb(settings)))
     }
 
+    fn config_dir(&self) -> Result<PathBuf> {
+        match &self.config_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => Ok(dirs::config_dir()
+                .context("cannot find this user's config folder; pass --config-dir")?
+                .join(APP_IDENTIFIER)),
+        }
+    }
+
     fn db_path(&self) -> Result<PathBuf> {
         match &self.db {
             Some(db) => Ok(db.clone()),
@@ -304,7 +319,12 @@ fn run_headless(common: &Common, command: Command) -> Result<()> {
                     "sync needs an event source: pass --ksqldb-url or --kafka-bootstrap",
                 )?;
                 let idle_exit = exit_when_idle.map(Duration::from_secs);
-                sync(source, cache, idle_exit, notify, retention_days).await
+                // The window's settings: the same alert choices (mutes, quiet hours, hold-off)
+                // and retention apply headless. A bad file is an error, never overwritten.
+                let settings = Settings::load(&common.config_dir()?)?;
+                let retention_days = retention_days.unwrap_or(settings.retention_days);
+                let alerts = notify.then_some(settings.alerts);
+                sync(source, cache, idle_exit, alerts, retention_days).await
             }
             Command::Search { filter, json } => search(&cache, &filter, json).await,
             Command::Export { filter, format } => export(&cache, &filter, format).await,
@@ -320,16 +340,16 @@ async fn sync(
     source: EventSource,
     cache: Cache,
     idle_exit: Option<Duration>,
-    notify: bool,
-    retention_days: Option<u32>,
+    alerts: Option<notify::NotifySettings>,
+    retention_days: u32,
 ) -> Result<()> {
     // No window to bring up here: an "Open" click is only logged.
     let on_open: notify::OpenHook =
         Arc::new(|event_id| tracing::info!(%event_id, "open requested from a notification"));
     let config = ServiceConfig {
         source: Some(source),
-        alerts: notify.then(|| (notify::NotifySettings::default(), on_open)),
-        retention_days: retention_days.unwrap_or(0),
+        alerts: alerts.map(|a| (a, on_open)),
+        retention_days,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
     let mut service = Service::start(cache, config, move |update| match update {

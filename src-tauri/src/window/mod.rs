@@ -28,6 +28,8 @@ const MAIN: &str = "main";
 pub struct WindowOptions {
     /// The event cache; default: the app's data folder.
     pub db: Option<PathBuf>,
+    /// The settings folder; default: the app's config folder.
+    pub config_dir: Option<PathBuf>,
     /// An event source from the command line, over the settings file's.
     pub source: Option<EventSource>,
 }
@@ -51,7 +53,10 @@ pub fn run(options: WindowOptions) -> anyhow::Result<()> {
                 Some(db) => db,
                 None => paths.app_data_dir()?.join(crate::cli::DB_FILE),
             };
-            let config_dir = paths.app_config_dir()?;
+            let config_dir = match options.config_dir.clone() {
+                Some(dir) => dir,
+                None => paths.app_config_dir()?,
+            };
             let clip_dir = paths.app_cache_dir()?.join("clips");
             let settings = Settings::load(&config_dir).unwrap_or_default();
             let cache = tauri::async_runtime::block_on(Cache::open(&db))?;
