@@ -139,11 +139,12 @@ async fn run(
         }
     };
     drop(tx);
+    let mut inputs_open = true;
     let mut ticks = tokio::time::interval(notify::TICK);
     let mut retention = tokio::time::interval(RETENTION_EVERY);
     loop {
         tokio::select! {
-            input = rx.recv() => match input {
+            input = rx.recv(), if inputs_open => match input {
                 Some(Input::Source(Update::Changed(n))) => {
                     if let Some(feed) = &mut feed {
                         if let Err(err) = feed.catch_up(&cache).await {
@@ -161,9 +162,9 @@ async fn run(
                     }
                     on_update(ServiceUpdate::Device(status));
                 }
-                // No source: nothing will ever come; keep alerts' ticks and retention going.
-                None if source_task.is_none() => std::future::pending::<()>().await,
-                None => {}
+                // Every sender is gone (no source, or it ended): alerts' ticks and retention
+                // go on; an ended source is reported by its task's branch.
+                None => inputs_open = false,
             },
             result = async {
                 match source_task.as_mut() {
@@ -194,5 +195,67 @@ async fn run(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use motion_event::{EventKind, MotionEvent};
+    use std::sync::Mutex;
+
+    #[tokio::test]
+    async fn without_a_source_it_says_so_and_still_applies_retention() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cache = Cache::open(&dir.path().join("c.sqlite"))
+            .await
+            .expect("cache");
+        let old = MotionEvent {
+            event_id: "old".into(),
+            device_id: "cam".into(),
+            device_name: "Cam".into(),
+            device_type: "camera".into(),
+            url: String::new(),
+            time: "2020-01-01 00:00:00".into(),
+            message: "Motion detected".into(),
+            snapshot_url: None,
+            kind: Some(EventKind::MotionStarted),
+            timestamp_ms: Some(1_577_836_800_000),
+            duration_s: None,
+        };
+        cache.apply(&[old], &[]).await.expect("apply");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        let config = ServiceConfig {
+            source: None,
+            alerts: None,
+            retention_days: 30,
+        };
+        let _service = Service::start(cache.clone(), config, move |u| {
+            sink.lock().expect("lock").push(u);
+        })
+        .await
+        .expect("start");
+        for _ in 0..200 {
+            if cache.count().await.expect("count") == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            cache.count().await.expect("count"),
+            0,
+            "retention ran at start"
+        );
+        let seen = seen.lock().expect("lock").clone();
+        assert!(
+            matches!(&seen[0], ServiceUpdate::Source(s) if s.state == crate::source::SourceState::NotConfigured),
+            "{seen:?}"
+        );
+        assert!(
+            seen.iter()
+                .any(|u| matches!(u, ServiceUpdate::EventsChanged(1))),
+            "{seen:?}"
+        );
     }
 }

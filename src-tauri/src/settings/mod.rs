@@ -335,4 +335,71 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn the_source_takes_its_secret_from_the_store_and_names_a_missing_one() -> TestResult {
+        use secrets::MemoryStore;
+        let store = MemoryStore::default();
+        assert!(Settings::default().source(&store)?.is_none());
+
+        let ksql = Settings {
+            ksqldb_url: Some("https://ksql.example:443".into()),
+            ksqldb_key: Some("KEY".into()),
+            kafka_bootstrap: Some("kafka:9092".into()),
+            ..Settings::default()
+        };
+        let err = ksql.source(&store).expect_err("no secret stored");
+        assert!(err.to_string().contains("ksqldb_key"), "{err}");
+        store.set(
+            SecretKind::KsqldbSecret,
+            &motion_event::settings::Secret::new("s3cr3t"),
+        )?;
+        match ksql.source(&store)? {
+            Some(EventSource::KsqlDb(k)) => {
+                assert_eq!(k.url, "https://ksql.example:443");
+                let (key, secret) = k.credentials.expect("credentials");
+                assert_eq!((key.as_str(), secret.expose()), ("KEY", "s3cr3t"));
+            }
+            other => panic!("ksqlDB wins over Kafka when both are set: {other:?}"),
+        }
+
+        let kafka = Settings {
+            kafka_bootstrap: Some("kafka:9092".into()),
+            kafka_username: Some("API".into()),
+            ..Settings::default()
+        };
+        assert!(kafka.source(&store).is_err(), "a user without a password");
+        store.set(
+            SecretKind::KafkaPassword,
+            &motion_event::settings::Secret::new("pw"),
+        )?;
+        match kafka.source(&store)? {
+            Some(EventSource::Kafka(k)) => {
+                assert_eq!(k.security, KafkaSecurity::SaslSsl);
+                assert_eq!((k.username.as_str(), k.password.expose()), ("API", "pw"));
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let s3 = Settings {
+            s3_read: Some(S3Read {
+                bucket: "clips".into(),
+                region: "eu-west-1".into(),
+                endpoint: None,
+                access_key_id: "AKIA".into(),
+            }),
+            ..Settings::default()
+        };
+        assert!(s3.s3_read(&store).is_err(), "no secret key stored");
+        store.set(
+            SecretKind::S3ReadSecret,
+            &motion_event::settings::Secret::new("sk"),
+        )?;
+        let read = s3.s3_read(&store)?.expect("bucket settings");
+        assert_eq!(
+            (read.bucket.as_str(), read.secret_access_key.expose()),
+            ("clips", "sk")
+        );
+        Ok(())
+    }
 }
