@@ -114,18 +114,24 @@ async fn run(
     let mut tasks = Tasks(Vec::new());
     let mut source_task = match source {
         Some(source) => {
-            // Heartbeats come from Kafka directly (a ksqlDB-only setup has no status stream).
-            if let EventSource::Kafka(settings) = &source {
-                let tx = tx.clone();
-                let status = tokio::spawn(source::status::run(
+            // Heartbeats come the same way as events: the status topic, or ksqlDB's stream.
+            let status_tx = tx.clone();
+            let on_status = move |status: &DeviceStatus| {
+                let _ = status_tx.send(Input::Device(status.clone()));
+            };
+            let status = match &source {
+                EventSource::Kafka(settings) => tokio::spawn(source::status::run(
                     settings.clone(),
                     cache.clone(),
-                    move |status| {
-                        let _ = tx.send(Input::Device(status.clone()));
-                    },
-                ));
-                tasks.0.push(status.abort_handle());
-            }
+                    on_status,
+                )),
+                EventSource::KsqlDb(settings) => tokio::spawn(source::status::run_ksqldb(
+                    settings.clone(),
+                    cache.clone(),
+                    on_status,
+                )),
+            };
+            tasks.0.push(status.abort_handle());
             let tx = tx.clone();
             let task = tokio::spawn(source::run(source, cache.clone(), move |u| {
                 let _ = tx.send(Input::Source(u));

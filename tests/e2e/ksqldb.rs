@@ -476,3 +476,63 @@ async fn the_double_speaks_the_specified_wire_format() {
     assert_eq!(status, 200);
     assert!(body.contains(r#""name":"MOTION_STREAM""#), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn heartbeats_come_through_the_device_status_stream() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("cache.sqlite");
+    let double = Double::start(dir.path(), &[]);
+    let sync = Sync::start(&db, &double.url(), &[], &[]);
+    wait_for("the device status push query", WAIT, || {
+        (double.stat("status_push_queries") >= 1).then_some(())
+    });
+    // The query is created before it consumes (§6): send until one arrives.
+    let device = unique("ksql-status");
+    let stack = motion_e2e::Stack::get();
+    let topic = stack.kafka().status_topic;
+    let line = wait_for("the heartbeat in the devices table", WAIT, || {
+        let status = motion_event::DeviceStatus {
+            device_id: device.clone(),
+            device_name: "Status camera".into(),
+            time: motion_event::format_time(&chrono::Utc::now()),
+            timestamp_ms: chrono::Utc::now().timestamp_millis(),
+            online: true,
+            camera: motion_event::CameraState::Lost,
+            camera_error: Some("no signal".into()),
+            outbox_pending: 4,
+            outbox_oldest_s: Some(12.5),
+            undelivered_bytes: 1000,
+            spool_bytes: 2000,
+            disk_free_bytes: 3000,
+            spool_full: false,
+            last_error: None,
+            version: "0.1.0".into(),
+        };
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::block_in_place(|| {
+            rt.block_on(motion_e2e::ksqldb::produce_to(
+                &topic,
+                &[(device.clone(), status.to_json())],
+            ))
+        });
+        let out = Command::new(motion_e2e::bin("motion-in-motion"))
+            .args(["devices", "--db"])
+            .arg(&db)
+            .output()
+            .expect("devices runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.contains(&device))
+            .map(str::to_owned)
+    });
+    let d: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+    assert_eq!(d["device_name"], "Status camera", "{d}\n{}", sync.log());
+    assert_eq!(d["camera"], "lost");
+    assert_eq!(d["camera_error"], "no signal");
+    assert_eq!(d["outbox_pending"], 4);
+    assert_eq!(
+        double.stat("open_push_queries"),
+        1,
+        "status queries are counted apart"
+    );
+}

@@ -179,10 +179,12 @@ mod tests {
         Column {
             name: "DEVICE_ID",
             kind: Kind::String,
+            key: true,
         },
         Column {
             name: "TS",
             kind: Kind::BigInt,
+            key: false,
         },
     ];
 

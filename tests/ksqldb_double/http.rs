@@ -211,15 +211,21 @@ async fn query(state: Arc<State>, req: Request<Incoming>, endpoint: Endpoint) ->
         }
         Err(e) => return refuse(&e.0),
     };
-    if select.source != settings.stream || !state.exists(&select.source) {
+    let Some(served) = settings
+        .served(&select.source)
+        .filter(|_| state.exists(&select.source))
+    else {
         return refuse(&format!("{} does not exist.", select.source));
-    }
+    };
     let id = format!(
         "transient_{}_{}",
-        settings.stream,
+        served.name,
         uuid::Uuid::new_v4().as_u64_pair().0 >> 1
     );
-    if select.push {
+    if select.push && served.name != settings.stream {
+        // Counted apart, so tests waiting for the events' push query are not misled.
+        bump(&state.stats.status_push_queries);
+    } else if select.push {
         bump(&state.stats.push_queries);
     } else {
         bump(&state.stats.pull_queries);
@@ -236,6 +242,7 @@ async fn query(state: Arc<State>, req: Request<Incoming>, endpoint: Endpoint) ->
     let (tx, body) = ChannelBody::channel();
     let query = Query {
         id,
+        served,
         select,
         framing,
         earliest,
@@ -263,18 +270,21 @@ async fn ksql(state: Arc<State>, req: Request<Incoming>) -> Reply {
     match sql::parse(text) {
         Ok(Statement::ListStreams) => {
             let settings = &state.settings;
-            let streams: Vec<String> = if state.exists(&settings.stream) {
-                vec![object(&[
-                    ("type", enc(json!("STREAM"))),
-                    ("name", enc(json!(settings.stream))),
-                    ("topic", enc(json!(settings.topic))),
-                    ("keyFormat", enc(json!("KAFKA"))),
-                    ("valueFormat", enc(json!("JSON"))),
-                    ("isWindowed", enc(json!(false))),
-                ])]
-            } else {
-                vec![]
-            };
+            let streams: Vec<String> = settings
+                .served_streams()
+                .into_iter()
+                .filter(|s| state.exists(&s.name))
+                .map(|s| {
+                    object(&[
+                        ("type", enc(json!("STREAM"))),
+                        ("name", enc(json!(s.name))),
+                        ("topic", enc(json!(s.topic))),
+                        ("keyFormat", enc(json!("KAFKA"))),
+                        ("valueFormat", enc(json!("JSON"))),
+                        ("isWindowed", enc(json!(false))),
+                    ])
+                })
+                .collect();
             let entity = object(&[
                 ("@type", enc(json!("streams"))),
                 ("statementText", enc(json!(text))),
@@ -342,24 +352,23 @@ fn create_object(state: &State, create: &sql::Create, text: &str) -> Reply {
             return refuse(40001, format!("{from} does not exist."));
         }
     }
-    let settings = &state.settings;
-    if create.name == settings.stream {
-        let served: Vec<&str> = crate::kafka::MOTION_STREAM.iter().map(|c| c.name).collect();
-        if create.columns != served {
+    if let Some(served) = state.settings.served(&create.name) {
+        let names: Vec<&str> = served.columns.iter().map(|c| c.name).collect();
+        if create.columns != names {
             return refuse(
                 40001,
                 format!(
-                    "(ksqldb-double) {} declares columns {:?}, but the double serves {served:?}",
+                    "(ksqldb-double) {} declares columns {:?}, but the double serves {names:?}",
                     create.name, create.columns
                 ),
             );
         }
-        if create.topic.as_deref() != Some(settings.topic.as_str()) {
+        if create.topic.as_deref() != Some(served.topic.as_str()) {
             return refuse(
                 40001,
                 format!(
                     "(ksqldb-double) {} reads topic {:?}, but the double serves {}",
-                    create.name, create.topic, settings.topic
+                    create.name, create.topic, served.topic
                 ),
             );
         }

@@ -18,16 +18,20 @@ use serde_json::Value;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     String,
+    Int,
     BigInt,
     Double,
+    Boolean,
 }
 
 impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::String => "STRING",
+            Kind::Int => "INTEGER",
             Kind::BigInt => "BIGINT",
             Kind::Double => "DOUBLE",
+            Kind::Boolean => "BOOLEAN",
         }
     }
 }
@@ -36,10 +40,32 @@ impl Kind {
 pub struct Column {
     pub name: &'static str,
     pub kind: Kind,
+    /// A `KEY` column: read from the record key (KAFKA format: its bytes as UTF-8), not the value.
+    pub key: bool,
 }
 
 const fn col(name: &'static str, kind: Kind) -> Column {
-    Column { name, kind }
+    Column {
+        name,
+        kind,
+        key: false,
+    }
+}
+
+const fn key(name: &'static str, kind: Kind) -> Column {
+    Column {
+        name,
+        kind,
+        key: true,
+    }
+}
+
+/// One stream the double serves: its name, topic and columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    pub name: String,
+    pub topic: String,
+    pub columns: &'static [Column],
 }
 
 /// `MOTION_STREAM` as the seed declares it (all VARCHAR value columns, no key column), plus our
@@ -58,8 +84,31 @@ pub const MOTION_STREAM: &[Column] = &[
     col("DURATION_S", Kind::Double),
 ];
 
-/// A record value as the row ksqlDB would send, or why ksqlDB would drop the record.
-pub fn to_row(value: &[u8], columns: &[Column]) -> Result<Vec<Value>, String> {
+/// `DEVICE_STATUS_STREAM` as `ksql/02_device_status.sql` declares it: the key column first.
+pub const DEVICE_STATUS_STREAM: &[Column] = &[
+    key("DEVICE_ID", Kind::String),
+    col("DEVICE_NAME", Kind::String),
+    col("TIME", Kind::String),
+    col("TIMESTAMP_MS", Kind::BigInt),
+    col("ONLINE", Kind::Boolean),
+    col("CAMERA", Kind::String),
+    col("CAMERA_ERROR", Kind::String),
+    col("OUTBOX_PENDING", Kind::Int),
+    col("OUTBOX_OLDEST_S", Kind::Double),
+    col("UNDELIVERED_BYTES", Kind::BigInt),
+    col("SPOOL_BYTES", Kind::BigInt),
+    col("DISK_FREE_BYTES", Kind::BigInt),
+    col("SPOOL_FULL", Kind::Boolean),
+    col("LAST_ERROR", Kind::String),
+    col("VERSION", Kind::String),
+];
+
+/// A record as the row ksqlDB would send, or why ksqlDB would drop the record.
+pub fn to_row(
+    record_key: Option<&[u8]>,
+    value: &[u8],
+    columns: &[Column],
+) -> Result<Vec<Value>, String> {
     let json: Value =
         serde_json::from_slice(value).map_err(|e| format!("invalid JSON value: {e}"))?;
     let Value::Object(fields) = json else {
@@ -68,6 +117,11 @@ pub fn to_row(value: &[u8], columns: &[Column]) -> Result<Vec<Value>, String> {
     columns
         .iter()
         .map(|c| {
+            if c.key {
+                return Ok(record_key.map_or(Value::Null, |k| {
+                    Value::String(String::from_utf8_lossy(k).into_owned())
+                }));
+            }
             // Exact name first, then a key that upper-cases to the column name.
             let found = fields.get(c.name).or_else(|| {
                 fields
@@ -98,16 +152,17 @@ fn coerce(v: &Value, kind: Kind) -> Result<Value, String> {
                 .join(", ")
         ))),
         (Kind::String, other) => Ok(Value::String(other.to_string())),
-        (Kind::BigInt, Value::Number(n)) => n
+        (Kind::Int | Kind::BigInt, Value::Number(n)) => n
             .as_i64()
             .or_else(|| n.as_f64().map(|f| f.trunc() as i64))
             .map(Value::from)
-            .ok_or_else(|| format!("{n} is not a BIGINT")),
-        (Kind::BigInt, Value::String(s)) => s
+            .ok_or_else(|| format!("{n} is not a {}", kind.name())),
+        (Kind::Int | Kind::BigInt, Value::String(s)) => s
             .trim()
             .parse::<i64>()
             .map(Value::from)
-            .map_err(|_| format!("{s:?} is not a BIGINT")),
+            .map_err(|_| format!("{s:?} is not a {}", kind.name())),
+        (Kind::Boolean, Value::Bool(_)) => Ok(v.clone()),
         (Kind::Double, Value::Number(n)) => Ok(Value::Number(n.clone())),
         (Kind::Double, Value::String(s)) => s
             .trim()
@@ -161,6 +216,7 @@ fn partitions(consumer: &StreamConsumer, topic: &str) -> Result<Vec<i32>, String
 pub struct Reader {
     consumer: StreamConsumer,
     topic: String,
+    columns: &'static [Column],
     /// Pull queries: the end offset of each partition not yet read to its end.
     remaining: Option<HashMap<i32, i64>>,
 }
@@ -168,7 +224,8 @@ pub struct Reader {
 impl Reader {
     /// A push query's reader, positioned now: `latest` is each partition's current end.
     /// Blocking (metadata and watermarks); call it off the async threads.
-    pub fn push(bootstrap: &str, topic: &str, earliest: bool) -> Result<Reader, String> {
+    pub fn push(bootstrap: &str, served: &Served, earliest: bool) -> Result<Reader, String> {
+        let topic = served.topic.as_str();
         let consumer = consumer(bootstrap, false).map_err(|e| e.to_string())?;
         let mut assignment = TopicPartitionList::new();
         for p in partitions(&consumer, topic)? {
@@ -188,13 +245,15 @@ impl Reader {
         Ok(Reader {
             consumer,
             topic: topic.to_owned(),
+            columns: served.columns,
             remaining: None,
         })
     }
 
     /// A stream pull query's reader: everything from the start to the end offsets as of now.
     /// Blocking; call it off the async threads.
-    pub fn pull(bootstrap: &str, topic: &str) -> Result<Reader, String> {
+    pub fn pull(bootstrap: &str, served: &Served) -> Result<Reader, String> {
+        let topic = served.topic.as_str();
         let consumer = consumer(bootstrap, true).map_err(|e| e.to_string())?;
         let mut assignment = TopicPartitionList::new();
         let mut remaining = HashMap::new();
@@ -213,6 +272,7 @@ impl Reader {
         Ok(Reader {
             consumer,
             topic: topic.to_owned(),
+            columns: served.columns,
             remaining: Some(remaining),
         })
     }
@@ -241,7 +301,7 @@ impl Reader {
                     }
                 }
                 let row = match msg.payload() {
-                    Some(value) => to_row(value, MOTION_STREAM),
+                    Some(value) => to_row(msg.key(), value, self.columns),
                     // A null value (tombstone) is ignored for streams.
                     None => return Ok(None),
                 };
@@ -277,19 +337,44 @@ mod tests {
 
     #[test]
     fn values_map_by_name_then_by_upper_cased_key() {
-        let row = to_row(br#"{"name":"a","N":"7","d":1,"extra":true}"#, COLS).expect("row");
+        let row = to_row(None, br#"{"name":"a","N":"7","d":1,"extra":true}"#, COLS).expect("row");
         assert_eq!(row, vec![json!("a"), json!(7), json!(1)]);
-        let row = to_row(br#"{"NAME":5,"n":2.9}"#, COLS).expect("row");
+        let row = to_row(None, br#"{"NAME":5,"n":2.9}"#, COLS).expect("row");
         assert_eq!(row, vec![json!("5"), json!(2), Value::Null]);
-        let row = to_row(br#"{"name":["x",1],"n":null}"#, COLS).expect("row");
+        let row = to_row(None, br#"{"name":["x",1],"n":null}"#, COLS).expect("row");
         assert_eq!(row, vec![json!("[x, 1]"), Value::Null, Value::Null]);
     }
 
     #[test]
+    fn key_columns_come_from_the_record_key() {
+        let cols = &DEVICE_STATUS_STREAM[..5];
+        let row = to_row(
+            Some(b"garage"),
+            br#"{"device_id":"ignored","device_name":"Garage","online":true,"timestamp_ms":"5"}"#,
+            cols,
+        )
+        .expect("row");
+        assert_eq!(
+            row,
+            vec![
+                json!("garage"),
+                json!("Garage"),
+                Value::Null,
+                json!(5),
+                json!(true)
+            ]
+        );
+        assert!(
+            to_row(None, br#"{"online":"yes"}"#, cols).is_err(),
+            "BOOLEAN takes only a boolean"
+        );
+    }
+
+    #[test]
     fn records_ksqldb_would_drop_are_refused() {
-        assert!(to_row(b"not json", COLS).is_err());
-        assert!(to_row(b"[1]", COLS).is_err());
-        assert!(to_row(br#"{"n":"abc"}"#, COLS).is_err());
-        assert!(to_row(br#"{"d":true}"#, COLS).is_err());
+        assert!(to_row(None, b"not json", COLS).is_err());
+        assert!(to_row(None, b"[1]", COLS).is_err());
+        assert!(to_row(None, br#"{"n":"abc"}"#, COLS).is_err());
+        assert!(to_row(None, br#"{"d":true}"#, COLS).is_err());
     }
 }

@@ -73,6 +73,9 @@ struct Args {
     /// Refuse `/query-stream` over HTTP/1.1 with error 40004, as ksqlDB did before 0.24.
     #[arg(long)]
     query_stream_http2_only: bool,
+    /// Kafka topic of the device heartbeats, served as `DEVICE_STATUS_STREAM`.
+    #[arg(long, default_value = "ksql_device_status")]
+    status_topic: String,
     /// Start with no streams: the served stream exists only once a `CREATE STREAM` for it
     /// was run on `/ksql` (as on a fresh ksqlDB server, for testing `ksql apply`).
     #[arg(long)]
@@ -117,6 +120,7 @@ async fn main() -> Result<()> {
     let mut objects = std::collections::BTreeMap::new();
     if !args.no_streams {
         objects.insert(args.stream.clone(), sql::ObjectKind::Stream);
+        objects.insert(state::STATUS_STREAM.to_owned(), sql::ObjectKind::Stream);
     }
     let state = Arc::new(State {
         objects: Mutex::new(objects),
@@ -125,6 +129,7 @@ async fn main() -> Result<()> {
             bootstrap: args.bootstrap,
             topic: args.topic,
             stream: args.stream,
+            status_topic: args.status_topic,
             authorization,
             legacy_query: args.legacy_query,
             query_stream_http2_only: args.query_stream_http2_only,

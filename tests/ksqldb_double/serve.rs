@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::framing::Framing;
-use crate::kafka::{Reader, Record, MOTION_STREAM};
+use crate::kafka::{Reader, Record, Served};
 use crate::sql::Select;
 use crate::state::{bump, Action, Misbehaviour, State};
 
@@ -129,6 +129,7 @@ impl Out {
 /// What a query is and how to answer it.
 pub struct Query {
     pub id: String,
+    pub served: Served,
     pub select: Select,
     pub framing: Framing,
     pub earliest: bool,
@@ -145,20 +146,20 @@ pub async fn run(state: Arc<State>, query: Query, tx: mpsc::Sender<Chunk>) {
     };
     // The header goes out as soon as the query exists, before it reads anything (§6).
     if out
-        .write(query.framing.header(&query.id, MOTION_STREAM))
+        .write(query.framing.header(&query.id, query.served.columns))
         .await
         .is_err()
     {
         return;
     }
     let bootstrap = state.settings.bootstrap.clone();
-    let topic = state.settings.topic.clone();
+    let served = query.served.clone();
     let (push, earliest) = (query.select.push, query.earliest);
     let reader = tokio::task::spawn_blocking(move || {
         if push {
-            Reader::push(&bootstrap, &topic, earliest)
+            Reader::push(&bootstrap, &served, earliest)
         } else {
-            Reader::pull(&bootstrap, &topic)
+            Reader::pull(&bootstrap, &served)
         }
     })
     .await
@@ -172,7 +173,8 @@ pub async fn run(state: Arc<State>, query: Query, tx: mpsc::Sender<Chunk>) {
         }
     };
     if push {
-        let actions = state.register(&query.id);
+        let events = query.served.name == state.settings.stream;
+        let actions = state.register(&query.id, events);
         let end = follow(
             &state,
             &query,

@@ -52,15 +52,45 @@ pub struct Settings {
     pub bootstrap: String,
     pub topic: String,
     pub stream: String,
+    /// The heartbeats: `DEVICE_STATUS_STREAM` over this topic.
+    pub status_topic: String,
     /// The exact `Authorization` header value accepted, when Basic auth is on.
     pub authorization: Option<String>,
     pub legacy_query: bool,
     pub query_stream_http2_only: bool,
 }
 
+/// The name of the heartbeats' stream (`ksql/02_device_status.sql`).
+pub const STATUS_STREAM: &str = "DEVICE_STATUS_STREAM";
+
+impl Settings {
+    /// Every stream the double can serve.
+    pub fn served_streams(&self) -> Vec<crate::kafka::Served> {
+        vec![
+            crate::kafka::Served {
+                name: self.stream.clone(),
+                topic: self.topic.clone(),
+                columns: crate::kafka::MOTION_STREAM,
+            },
+            crate::kafka::Served {
+                name: STATUS_STREAM.to_owned(),
+                topic: self.status_topic.clone(),
+                columns: crate::kafka::DEVICE_STATUS_STREAM,
+            },
+        ]
+    }
+
+    pub fn served(&self, name: &str) -> Option<crate::kafka::Served> {
+        self.served_streams().into_iter().find(|s| s.name == name)
+    }
+}
+
 #[derive(Default)]
 pub struct Stats {
+    /// Push queries on the events stream.
     pub push_queries: AtomicU64,
+    /// Push queries on the heartbeats' stream.
+    pub status_push_queries: AtomicU64,
     pub pull_queries: AtomicU64,
     pub pull_queries_completed: AtomicU64,
     pub rows_sent: AtomicU64,
@@ -83,7 +113,8 @@ pub struct State {
     /// ksqlDB's command sequence number, one per successful CREATE.
     pub commands: AtomicU64,
     pub misbehaviour: Mutex<Misbehaviour>,
-    pub open: Mutex<HashMap<String, mpsc::UnboundedSender<Action>>>,
+    /// Open push queries: their action channel, and whether they follow the events stream.
+    pub open: Mutex<HashMap<String, (mpsc::UnboundedSender<Action>, bool)>>,
     pub stats: Stats,
 }
 
@@ -101,10 +132,10 @@ impl State {
         }
     }
 
-    pub fn register(&self, query_id: &str) -> mpsc::UnboundedReceiver<Action> {
+    pub fn register(&self, query_id: &str, events: bool) -> mpsc::UnboundedReceiver<Action> {
         let (tx, rx) = mpsc::unbounded_channel();
         if let Ok(mut open) = self.open.lock() {
-            open.insert(query_id.to_owned(), tx);
+            open.insert(query_id.to_owned(), (tx, events));
         }
         rx
     }
@@ -122,7 +153,7 @@ impl State {
         };
         open.iter()
             .filter(|(id, _)| query_id.map_or(true, |q| q == id.as_str()))
-            .filter(|(_, tx)| tx.send(action).is_ok())
+            .filter(|(_, (tx, _))| tx.send(action).is_ok())
             .count()
     }
 
@@ -140,7 +171,12 @@ impl State {
             "push_queries": get(&s.push_queries),
             "pull_queries": get(&s.pull_queries),
             "pull_queries_completed": get(&s.pull_queries_completed),
-            "open_push_queries": self.open.lock().map(|o| o.len()).unwrap_or(0),
+            "open_push_queries": self
+                .open
+                .lock()
+                .map(|o| o.values().filter(|(_, events)| *events).count())
+                .unwrap_or(0),
+            "status_push_queries": get(&s.status_push_queries),
             "rows_sent": get(&s.rows_sent),
             "keepalives": get(&s.keepalives),
             "refused_unauthorized": get(&s.refused_unauthorized),

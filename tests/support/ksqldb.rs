@@ -198,6 +198,11 @@ pub fn event(device_id: &str, n: u32, kind: EventKind) -> MotionEvent {
 /// Produces raw record values to the stack's topic, keyed like the edge node does, and waits
 /// for each delivery report.
 pub async fn produce_raw(records: &[(String, Vec<u8>)]) {
+    produce_to(&Stack::get().topic, records).await;
+}
+
+/// Produces keyed raw record values to `topic` and waits for each delivery report.
+pub async fn produce_to(topic: &str, records: &[(String, Vec<u8>)]) {
     let stack = Stack::get();
     let mut config = ClientConfig::new();
     for (k, v) in stack.kafka().client_properties() {
@@ -211,7 +216,7 @@ pub async fn produce_raw(records: &[(String, Vec<u8>)]) {
     for (key, value) in records {
         producer
             .send(
-                FutureRecord::to(&stack.topic).key(key).payload(value),
+                FutureRecord::to(topic).key(key).payload(value),
                 Timeout::After(Duration::from_secs(30)),
             )
             .await

@@ -1,6 +1,7 @@
-//! Device heartbeats (`DeviceStatus`) from the status topic, for the devices view and the
-//! "camera silent" / "uploads stuck" warnings. Only the present matters: reading starts at the
-//! end of the topic, and the newest heartbeat of each camera wins in the cache.
+//! Device heartbeats (`DeviceStatus`) from the status topic, or from ksqlDB's
+//! `DEVICE_STATUS_STREAM` when events come from ksqlDB, for the devices view and the "camera
+//! silent" / "uploads stuck" warnings. Only the present matters: reading starts at the end, and
+//! the newest heartbeat of each camera wins in the cache.
 
 use std::time::Duration;
 
@@ -23,6 +24,30 @@ pub async fn run(settings: KafkaSettings, cache: Cache, on_status: impl Fn(&Devi
         }
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// The same from ksqlDB: each valid heartbeat is stored and handed to `on_status`.
+pub async fn run_ksqldb(
+    settings: crate::source::ksqldb::KsqlDbSettings,
+    cache: Cache,
+    on_status: impl Fn(&DeviceStatus),
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let follow = crate::source::ksqldb::follow_status(settings, move |s| {
+        let _ = tx.send(s);
+    });
+    tokio::pin!(follow);
+    loop {
+        tokio::select! {
+            () = &mut follow => return,
+            Some(status) = rx.recv() => {
+                if let Err(err) = cache.record_status(&status).await {
+                    tracing::warn!(%err, "cannot store a device status");
+                }
+                on_status(&status);
+            }
+        }
     }
 }
 

@@ -17,14 +17,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use motion_event::settings::Secret;
-use motion_event::MotionEvent;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
 use super::error::KsqlDbError;
 use super::query::{query_body, query_stream_body, OffsetReset};
-use super::rows::Columns;
+use super::rows::{Columns, Row};
 use super::wire::{Frame, Parser};
 
 const DELIMITED: &str = "application/vnd.ksqlapi.delimited.v1";
@@ -135,12 +134,12 @@ impl Client {
 
     /// Starts `sql` and returns its response once the server accepted it (HTTP 200).
     /// `label` names the query in logs and errors.
-    pub async fn query(
+    pub async fn query<T: Row>(
         &self,
         label: &'static str,
         sql: &str,
         reset: OffsetReset,
-    ) -> Result<QueryStream, KsqlDbError> {
+    ) -> Result<QueryStream<T>, KsqlDbError> {
         if !self.query_only.load(Ordering::Relaxed) {
             match self.post(Endpoint::QueryStream, sql, reset).await {
                 Err(err @ KsqlDbError::EndpointUnavailable { .. }) => {
@@ -293,22 +292,22 @@ async fn refusal(url: String, mut response: reqwest::Response) -> KsqlDbError {
 
 /// The body of one query, read as events. Reading is cancel-safe: the only await is for the
 /// next chunk, and everything after it is done before returning.
-pub struct QueryStream {
+pub struct QueryStream<T> {
     label: &'static str,
     endpoint: Endpoint,
     response: reqwest::Response,
     parser: Parser,
     columns: Option<Columns>,
     query_id: Option<String>,
-    pending: Vec<MotionEvent>,
+    pending: Vec<T>,
     /// An in-stream error, returned once the rows that came before it have been handed out.
     failure: Option<KsqlDbError>,
     ended: Option<String>,
     rows: u64,
 }
 
-impl QueryStream {
-    fn new(label: &'static str, endpoint: Endpoint, response: reqwest::Response) -> QueryStream {
+impl<T: Row> QueryStream<T> {
+    fn new(label: &'static str, endpoint: Endpoint, response: reqwest::Response) -> Self {
         QueryStream {
             label,
             endpoint,
@@ -331,13 +330,13 @@ impl QueryStream {
         self.query_id.as_deref()
     }
 
-    /// Why the stream ended, once [`next_events`](Self::next_events) returned `None`.
+    /// Why the stream ended, once [`next_rows`](Self::next_rows) returned `None`.
     pub fn end_reason(&self) -> &str {
         self.ended.as_deref().unwrap_or("still running")
     }
 
     /// Reads until the header has arrived: the server has created the query. Rows that came
-    /// with it are kept for [`next_events`](Self::next_events).
+    /// with it are kept for [`next_rows`](Self::next_rows).
     pub async fn header(&mut self) -> Result<(), KsqlDbError> {
         while self.columns.is_none() {
             if let Some(err) = self.failure.take() {
@@ -356,7 +355,7 @@ impl QueryStream {
 
     /// The next events (possibly none, when a read held only other elements); `None` once the
     /// query has ended normally: a `finalMessage`, or the clean end of a delimited body.
-    pub async fn next_events(&mut self) -> Result<Option<Vec<MotionEvent>>, KsqlDbError> {
+    pub async fn next_rows(&mut self) -> Result<Option<Vec<T>>, KsqlDbError> {
         if !self.pending.is_empty() {
             return Ok(Some(std::mem::take(&mut self.pending)));
         }
@@ -420,7 +419,7 @@ impl QueryStream {
             Frame::Row(values) => {
                 self.rows += 1;
                 let result = match &self.columns {
-                    Some(columns) => columns.to_event(values),
+                    Some(columns) => columns.to_row::<T>(values),
                     None => Err(super::rows::RowError::NoHeader),
                 };
                 match result {
@@ -429,7 +428,8 @@ impl QueryStream {
                         query = self.label,
                         row = self.rows,
                         %err,
-                        "skipping a row that is not a valid motion event"
+                        "skipping a row that is not a valid {}",
+                        T::WHAT
                     ),
                 }
             }
@@ -454,17 +454,18 @@ impl QueryStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use motion_event::MotionEvent;
 
-    fn stream(body: impl Into<reqwest::Body>) -> QueryStream {
+    fn stream(body: impl Into<reqwest::Body>) -> QueryStream<MotionEvent> {
         let response = reqwest::Response::from(http::Response::new(body));
         QueryStream::new("test", Endpoint::QueryStream, response)
     }
 
     /// Everything the stream yields until it ends: event ids per read, then the end.
-    async fn drain(mut s: QueryStream) -> (Vec<String>, Result<String, String>) {
+    async fn drain(mut s: QueryStream<MotionEvent>) -> (Vec<String>, Result<String, String>) {
         let mut ids = Vec::new();
         loop {
-            match s.next_events().await {
+            match s.next_rows().await {
                 Ok(Some(events)) => ids.extend(events.into_iter().map(|e| e.event_id)),
                 Ok(None) => return (ids, Ok(s.end_reason().to_owned())),
                 Err(e) => return (ids, Err(e.to_string())),

@@ -30,7 +30,7 @@ pub mod wire;
 use std::time::Duration;
 
 use motion_event::settings::Secret;
-use motion_event::MotionEvent;
+use motion_event::{DeviceStatus, MotionEvent};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -119,6 +119,48 @@ pub async fn run(
     }
 }
 
+/// Follows `DEVICE_STATUS_STREAM` (created by `ksql apply`) until the task is dropped: each
+/// valid heartbeat is handed to `on_status`. Only new heartbeats matter, so there is no
+/// backfill; a missing stream or any failure is retried with backoff.
+pub async fn follow_status(settings: KsqlDbSettings, on_status: impl Fn(DeviceStatus)) {
+    let client = match parse_base_url(&settings.url, settings.credentials.is_some())
+        .and_then(|base| Client::new(base, settings.credentials.clone()))
+    {
+        Ok(client) => client,
+        // The event source reports unusable settings; nothing to add here.
+        Err(_) => return,
+    };
+    let Ok(stream) = StreamName::parse(query::STATUS_STREAM) else {
+        return;
+    };
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        let started = Instant::now();
+        let result = async {
+            let mut push = client
+                .query::<DeviceStatus>("status", &query::push_query(&stream), OffsetReset::Latest)
+                .await?;
+            push.header().await?;
+            while let Some(statuses) = push.next_rows().await? {
+                for status in statuses {
+                    on_status(status);
+                }
+            }
+            Ok::<_, KsqlDbError>(push.end_reason().to_owned())
+        }
+        .await;
+        match result {
+            Ok(reason) => tracing::info!(%reason, "device status query ended; reconnecting"),
+            Err(err) => tracing::warn!(%err, "device status query failed; retrying"),
+        }
+        if started.elapsed() >= HEALTHY_SESSION {
+            backoff = MIN_BACKOFF;
+        }
+        tokio::time::sleep(jitter(backoff)).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
 /// Where the backfill starts: before the newest cached event by either clock, less the overlap.
 /// An empty cache backfills the whole stream, so history is there from the first start.
 fn backfill_since(newest: Option<Newest>) -> i64 {
@@ -140,7 +182,7 @@ async fn follow(
     // Before the push query can apply anything newer.
     let since = backfill_since(cache.newest().await?);
     let mut push = client
-        .query("push", &query::push_query(stream), OffsetReset::Latest)
+        .query::<MotionEvent>("push", &query::push_query(stream), OffsetReset::Latest)
         .await?;
     push.header().await?;
     report.live();
@@ -159,7 +201,7 @@ async fn follow(
     let start = || Backfill::start(client.clone(), stream.clone(), since);
     loop {
         tokio::select! {
-            events = push.next_events() => {
+            events = push.next_rows() => {
                 let Some(events) = events? else {
                     return Ok(push.end_reason().to_owned());
                 };
@@ -267,7 +309,7 @@ async fn backfill(
         .await?;
     let mut rows = 0u64;
     let mut batch = Vec::new();
-    while let Some(events) = pull.next_events().await? {
+    while let Some(events) = pull.next_rows().await? {
         rows += events.len() as u64;
         batch.extend(events);
         if batch.len() >= BACKFILL_BATCH

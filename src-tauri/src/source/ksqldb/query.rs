@@ -12,6 +12,8 @@ use super::error::KsqlDbError;
 
 /// The seed's stream over the `ksql_motion_events` topic.
 pub const DEFAULT_STREAM: &str = "MOTION_STREAM";
+/// The heartbeats' stream over `ksql_device_status` (`ksql/02_device_status.sql`).
+pub const STATUS_STREAM: &str = "DEVICE_STATUS_STREAM";
 
 /// A ksqlDB stream name, checked once and then only ever written quoted.
 #[derive(Debug, Clone, PartialEq, Eq)]

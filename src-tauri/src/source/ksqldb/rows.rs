@@ -1,4 +1,4 @@
-//! Turning a row of ksqlDB columns into a [`MotionEvent`].
+//! Turning a row of ksqlDB columns into a [`MotionEvent`] (or a [`DeviceStatus`]).
 //!
 //! Columns are matched by the header's names, never by position: ksqlDB upper-cases unquoted
 //! names (`event_id` comes back as `EVENT_ID`), puts key columns first and may add columns the
@@ -6,8 +6,29 @@
 //! dropped, and a SQL `NULL` counts as absent. The result then goes through the same
 //! validation as a record read from Kafka, so a bad row is refused with the field named.
 
-use motion_event::{EventError, MotionEvent};
+use motion_event::{DeviceStatus, EventError, MotionEvent};
 use serde_json::{Map, Value};
+
+/// What a query's rows are read as: a type with a validating JSON parser.
+pub trait Row: Sized {
+    /// What a row is, for logs ("motion event").
+    const WHAT: &'static str;
+    fn from_json(bytes: &[u8]) -> Result<Self, EventError>;
+}
+
+impl Row for MotionEvent {
+    const WHAT: &'static str = "motion event";
+    fn from_json(bytes: &[u8]) -> Result<Self, EventError> {
+        MotionEvent::from_json(bytes)
+    }
+}
+
+impl Row for DeviceStatus {
+    const WHAT: &'static str = "device status";
+    fn from_json(bytes: &[u8]) -> Result<Self, EventError> {
+        DeviceStatus::from_json(bytes)
+    }
+}
 
 /// Why a row is not an event.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -34,7 +55,7 @@ impl Columns {
         }
     }
 
-    pub fn to_event(&self, values: Vec<Value>) -> Result<MotionEvent, RowError> {
+    pub fn to_row<T: Row>(&self, values: Vec<Value>) -> Result<T, RowError> {
         if values.len() != self.names.len() {
             return Err(RowError::Width {
                 expected: self.names.len(),
@@ -49,7 +70,7 @@ impl Columns {
             fields.insert(name.clone(), coerce(name, value));
         }
         let json = serde_json::to_vec(&Value::Object(fields)).unwrap_or_default();
-        Ok(MotionEvent::from_json(&json)?)
+        Ok(T::from_json(&json)?)
     }
 }
 
@@ -114,7 +135,9 @@ mod tests {
 
     #[test]
     fn upper_case_columns_map_to_the_event_fields() {
-        let ev = seed_columns().to_event(seed_row()).expect("valid row");
+        let ev = seed_columns()
+            .to_row::<MotionEvent>(seed_row())
+            .expect("valid row");
         assert_eq!(ev.event_id, "e-1");
         assert_eq!(ev.device_name, "Garage");
         assert_eq!(ev.snapshot_url, None, "NULL is absent");
@@ -140,7 +163,7 @@ mod tests {
             .map(String::from),
         );
         let ev = columns
-            .to_event(vec![
+            .to_row::<MotionEvent>(vec![
                 json!("driveway"),
                 json!("Motion detected"),
                 json!("2026-11-25 04:58:22"),
@@ -162,7 +185,9 @@ mod tests {
             .iter()
             .map(|n| n.to_ascii_lowercase())
             .collect::<Vec<_>>();
-        assert!(Columns::new(&names).to_event(seed_row()).is_ok());
+        assert!(Columns::new(&names)
+            .to_row::<MotionEvent>(seed_row())
+            .is_ok());
     }
 
     #[test]
@@ -170,7 +195,9 @@ mod tests {
         let mut row = seed_row();
         row[9] = json!("1764046702123");
         row[10] = json!("3.5");
-        let ev = seed_columns().to_event(row).expect("valid row");
+        let ev = seed_columns()
+            .to_row::<MotionEvent>(row)
+            .expect("valid row");
         assert_eq!(ev.timestamp_ms, Some(1_764_046_702_123));
         assert_eq!(ev.duration_s, Some(3.5));
     }
@@ -179,20 +206,20 @@ mod tests {
     fn a_bad_row_names_what_is_wrong() {
         let mut row = seed_row();
         row[4] = json!("javascript:alert(1)");
-        match seed_columns().to_event(row) {
+        match seed_columns().to_row::<MotionEvent>(row) {
             Err(RowError::Event(e)) => assert_eq!(e.field_name(), Some("url")),
             other => panic!("{other:?}"),
         }
         let mut row = seed_row();
         row[0] = Value::Null;
-        match seed_columns().to_event(row) {
+        match seed_columns().to_row::<MotionEvent>(row) {
             Err(RowError::Event(e)) => {
                 assert_eq!(e.to_string(), "event field `event_id` is missing")
             }
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            seed_columns().to_event(vec![json!("x")]),
+            seed_columns().to_row::<MotionEvent>(vec![json!("x")]),
             Err(RowError::Width {
                 expected: 11,
                 got: 1
