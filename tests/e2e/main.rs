@@ -12,3 +12,4 @@ mod notify;
 mod record;
 mod s3;
 mod skeleton;
+mod window;

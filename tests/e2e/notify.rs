@@ -3,12 +3,13 @@
 //! What arrived is read back from dunst's own history (`dunstctl history`).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use motion_e2e::desktop::{Desktop, Proc};
 use motion_e2e::{bin, ffmpeg, unique, wait_for, Stack};
 use motion_event::{EventKind, MotionEvent};
 use rdkafka::config::ClientConfig;
@@ -16,178 +17,26 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use serde_json::Value;
 
-/// Kills the process when the test ends, pass or fail.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A desktop session of our own: nothing here touches the user's display or bus.
-/// Fields drop in order: dunst before the bus, the bus before the X server.
-struct Desktop {
-    _dunst: Proc,
-    _bus: Proc,
-    _bus_out: BufReader<ChildStdout>,
-    _x: Proc,
-    _x_out: BufReader<ChildStdout>,
-    display: String,
-    bus_address: String,
-}
-
-/// Reads the first line a child prints, which is how Xvfb and dbus-daemon tell what they chose.
-fn first_line(child: &mut Child, what: &str) -> (String, BufReader<ChildStdout>) {
-    let mut out = BufReader::new(child.stdout.take().expect("stdout is piped"));
-    let mut line = String::new();
-    out.read_line(&mut line)
-        .unwrap_or_else(|e| panic!("cannot read {what}: {e}"));
-    let line = line.trim().to_owned();
-    assert!(!line.is_empty(), "{what} exited without saying where it is");
-    (line, out)
-}
-
-impl Desktop {
-    /// `critical_summary`: a dunst glob for the summaries of this test's popups, which it makes
-    /// critical (never expiring, listed first) so `dunstctl action 0` reaches them.
-    fn start(dir: &Path, critical_summary: &str) -> Desktop {
-        // Xvfb picks a free display itself and prints its number on the given fd.
-        let mut x = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "800x600x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start Xvfb (scripts/install-deps installs it)");
-        let (number, x_out) = first_line(&mut x, "Xvfb's display");
-        let x = Proc(x);
-        let display = format!(":{number}");
-
-        let mut bus = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start dbus-daemon (scripts/install-deps installs dbus-x11)");
-        let (bus_address, bus_out) = first_line(&mut bus, "the D-Bus address");
-        let bus = Proc(bus);
-
-        // Markup on (dunst's default, and the case where an unescaped tag would render);
-        // other popups expire fast so they never crowd ours out.
-        let config = dir.join("dunstrc");
-        std::fs::write(
-            &config,
-            format!(
-                "[global]\n    markup = full\n    history_length = 1000\n    notification_limit = 0\n    sort = yes\n\
-                 [urgency_low]\n    timeout = 2\n[urgency_normal]\n    timeout = 2\n\
-                 [urgency_critical]\n    timeout = 0\n\
-                 [this_test]\n    summary = \"{critical_summary}\"\n    urgency = critical\n"
-            ),
-        )
-        .expect("write dunstrc");
-        let log = std::fs::File::create(dir.join("dunst.log")).expect("dunst log");
-        let dunst = Proc(
-            Command::new("dunst")
-                .arg("-config")
-                .arg(&config)
-                .env("DISPLAY", &display)
-                .env("DBUS_SESSION_BUS_ADDRESS", &bus_address)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("start dunst (scripts/install-deps installs it)"),
-        );
-        let desktop = Desktop {
-            _dunst: dunst,
-            _bus: bus,
-            _bus_out: bus_out,
-            _x: x,
-            _x_out: x_out,
-            display,
-            bus_address,
-        };
-        wait_for("dunst on the private bus", Duration::from_secs(30), || {
-            desktop.dunstctl(&["is-paused"])
-        });
-        desktop
-    }
-
-    /// Runs `dunstctl ARGS` on this session; its output if it succeeded.
-    fn dunstctl(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("dunstctl")
-            .args(args)
-            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
-            .stderr(Stdio::null())
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    /// The closed notifications, newest first, as field -> value.
-    fn history(&self) -> Vec<HashMap<String, Value>> {
-        let Some(json) = self.dunstctl(&["history"]) else {
-            return Vec::new();
-        };
-        let parsed: Value = serde_json::from_str(&json).expect("dunstctl history prints JSON");
-        parsed["data"][0]
-            .as_array()
-            .map(|list| {
-                list.iter()
-                    .filter_map(Value::as_object)
-                    .map(|fields| {
-                        fields
-                            .iter()
-                            .map(|(k, v)| (k.clone(), v["data"].clone()))
-                            .collect()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// The history entry whose summary is `summary`, once there is one.
-    fn find(&self, summary: &str) -> Option<HashMap<String, Value>> {
-        self.history()
-            .into_iter()
-            .find(|n| n.get("summary").and_then(Value::as_str) == Some(summary))
-    }
-
-    /// `motion-in-motion sync --notify` on this desktop, logging to `log`.
-    fn sync(&self, db: &Path, log: &Path) -> Proc {
-        let stack = Stack::get();
-        Proc(
-            Command::new(bin("motion-in-motion"))
-                .args(["sync", "--notify", "--db"])
-                .arg(db)
-                .args([
-                    "--kafka-bootstrap",
-                    &stack.kafka_bootstrap,
-                    "--topic",
-                    &stack.topic,
-                ])
-                .env("DISPLAY", &self.display)
-                .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
-                .env("RUST_LOG", "motion_in_motion_lib=info")
-                .env("NO_COLOR", "1")
-                // Follow Kafka, whatever the environment says about ksqlDB.
-                .env_remove("MIM_KSQLDB_URL")
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(log).expect("sync log"))
-                .spawn()
-                .expect("start motion-in-motion sync --notify"),
-        )
-    }
+/// `motion-in-motion sync --notify` on `desktop`, logging to `log`.
+fn sync(desktop: &Desktop, db: &Path, log: &Path) -> Proc {
+    let stack = Stack::get();
+    let mut cmd = Command::new(bin("motion-in-motion"));
+    cmd.args(["sync", "--notify", "--db"])
+        .arg(db)
+        .args([
+            "--kafka-bootstrap",
+            &stack.kafka_bootstrap,
+            "--topic",
+            &stack.topic,
+        ])
+        .env("RUST_LOG", "motion_in_motion_lib=info")
+        .env("NO_COLOR", "1")
+        // Follow Kafka, whatever the environment says about ksqlDB.
+        .env_remove("MIM_KSQLDB_URL")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("sync log"));
+    desktop.apply(&mut cmd);
+    Proc::spawn(&mut cmd, "motion-in-motion sync --notify")
 }
 
 fn field<'a>(n: &'a HashMap<String, Value>, name: &str) -> &'a str {
@@ -272,7 +121,7 @@ async fn a_new_event_pops_up_with_camera_time_message_snapshot_and_an_open_actio
     let dir = tempfile::tempdir().expect("tempdir");
     let tag = unique("E2E");
     let camera = format!("{tag} Porch");
-    let desktop = Desktop::start(dir.path(), &format!("{tag}*"));
+    let desktop = Desktop::start(dir.path(), Some(&format!("{tag}*")));
     let jpeg_path = dir.path().join("snapshot.jpg");
     ffmpeg(
         &[
@@ -287,7 +136,7 @@ async fn a_new_event_pops_up_with_camera_time_message_snapshot_and_an_open_actio
     );
     let snapshot_base = serve_jpeg(std::fs::read(&jpeg_path).expect("jpeg"));
     let log = dir.path().join("sync.log");
-    let _sync = desktop.sync(&dir.path().join("cache.sqlite"), &log);
+    let _sync = sync(&desktop, &dir.path().join("cache.sqlite"), &log);
 
     let message = "Someone at the porch door";
     let ev = event(
@@ -339,9 +188,9 @@ async fn html_and_script_in_an_event_show_as_literal_text() {
     let dir = tempfile::tempdir().expect("tempdir");
     let tag = unique("E2E");
     let camera = format!("{tag} <b>Garage</b>");
-    let desktop = Desktop::start(dir.path(), &format!("{tag}*"));
+    let desktop = Desktop::start(dir.path(), Some(&format!("{tag}*")));
     let log = dir.path().join("sync.log");
-    let _sync = desktop.sync(&dir.path().join("cache.sqlite"), &log);
+    let _sync = sync(&desktop, &dir.path().join("cache.sqlite"), &log);
 
     let message =
         r#"<b>bold</b> <img src=x onerror=alert(1)> & <a href="http://evil.invalid">link</a>"#;

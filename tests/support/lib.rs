@@ -1,5 +1,6 @@
 //! Support for the cross-process tests: where the local stack is, where our binaries are, and
-//! test media made with ffmpeg.
+//! test media made with ffmpeg. `desktop` is an X server, session bus and notification server of
+//! a test's own; `window` drives the real app window on one over WebDriver.
 //!
 //! The stack is the real one (`tests/stack/up`): Kafka in KRaft mode and an S3 server that
 //! checks signatures. Nothing here fakes a server.
@@ -12,9 +13,11 @@ use std::time::{Duration, Instant};
 
 use motion_event::settings::{KafkaSettings, S3Settings, Secret};
 
+pub mod desktop;
 pub mod ksqldb;
 pub mod node;
 pub mod servers;
+pub mod window;
 
 /// Endpoints and credentials of the local stack, from the same `MIM_*` variables and defaults
 /// as `tests/stack/up`.
