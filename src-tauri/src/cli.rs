@@ -48,6 +48,10 @@ struct Common {
     /// Topic carrying the motion events.
     #[arg(long, env = "MIM_KAFKA_TOPIC", global = true, default_value = motion_event::settings::DEFAULT_EVENTS_TOPIC)]
     topic: String,
+    /// Topic carrying the cameras' heartbeats (Kafka source only; with ksqlDB they come from
+    /// DEVICE_STATUS_STREAM).
+    #[arg(long, env = "MIM_KAFKA_STATUS_TOPIC", global = true, default_value = motion_event::settings::DEFAULT_STATUS_TOPIC)]
+    status_topic: String,
     /// ksqlDB server to follow, e.g. your Confluent Cloud ksqlDB endpoint (https://…:443).
     /// When set, events come from ksqlDB and --kafka-bootstrap is not used.
     #[arg(long, env = "MIM_KSQLDB_URL", global = true, value_name = "URL")]
@@ -247,6 +251,7 @@ impl Common {
         self.kafka_bootstrap.as_ref().map(|bootstrap| {
             let mut settings = KafkaSettings::plaintext(bootstrap.clone());
             settings.topic = self.topic.clone();
+            settings.status_topic = self.status_topic.clone();
             settings
         })
     }

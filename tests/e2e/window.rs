@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use motion_e2e::ksqldb::{event, produce};
+use motion_e2e::ksqldb::{create_topic, event, produce, produce_to};
 use motion_e2e::window::{AppWindow, EventRow, APP_RENDERED, EVENT_ROW, WAIT};
 use motion_e2e::{unique, Stack};
 use motion_event::{EventKind, MotionEvent};
@@ -116,5 +116,337 @@ async fn live_events_appear_in_the_window_as_text() {
         "a dialog is open ({alert:?}): the markup ran as script"
     );
 
-    window.screenshot("live").await;
+    window.screenshot("live-markup").await;
+}
+
+/// Uploads `bytes` to the stack's bucket under `key`; returns the object's (anonymous) URL.
+async fn upload(key: &str, bytes: Vec<u8>) -> String {
+    use object_store::{path::Path as ObjectPath, ObjectStore, PutPayload};
+    let settings = Stack::get().s3();
+    let store = object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name(&settings.bucket)
+        .with_region(&settings.region)
+        .with_endpoint(settings.endpoint.as_deref().expect("local endpoint"))
+        .with_allow_http(true)
+        .with_access_key_id(&settings.access_key_id)
+        .with_secret_access_key(settings.secret_access_key.expose())
+        .build()
+        .expect("S3 client");
+    store
+        .put(&ObjectPath::from(key), PutPayload::from(bytes))
+        .await
+        .expect("upload");
+    settings.object_url(key)
+}
+
+/// Clicks the navigation button of `view` and waits for `ready` to show.
+async fn open_view(window: &AppWindow, view: &str, ready: &str) {
+    window
+        .click(&format!(r#"[data-testid="nav-{view}"]"#))
+        .await;
+    window.wait_for_css(ready, WAIT).await;
+}
+
+/// The state of the player's video element: (readyState, duration, error code).
+async fn video_state(window: &AppWindow) -> (u64, f64, Option<u64>) {
+    let v = window
+        .execute(
+            "const v = document.querySelector('[data-testid=\"player-video\"]');\
+             return v ? [v.readyState, isFinite(v.duration) ? v.duration : 0, \
+                         v.error ? v.error.code : null] : [0, 0, null];",
+            vec![],
+        )
+        .await;
+    (
+        v[0].as_u64().unwrap_or(0),
+        v[1].as_f64().unwrap_or(0.0),
+        v[2].as_u64(),
+    )
+}
+
+/// A small household: four cameras, a day of events, heartbeats (one camera gone silent).
+struct Household {
+    topic: String,
+    status_topic: String,
+    clip_event: MotionEvent,
+    pending_event: MotionEvent,
+    /// A word only in the clip event's message (lower case), for the history search.
+    word: String,
+    /// Each camera's heartbeat, sent by [`Household::beat`].
+    heartbeats: Vec<(String, Vec<u8>)>,
+}
+
+async fn household(dir: &std::path::Path) -> Household {
+    let run = unique("house").replace(|c: char| !c.is_ascii_alphanumeric(), "");
+    let topic = format!("window-{run}");
+    let status_topic = format!("window-status-{run}");
+    create_topic(&topic, 3).await;
+    create_topic(&status_topic, 1).await;
+
+    // A real H.264 clip and a JPEG snapshot in the bucket, as an edge node leaves them.
+    let clip = motion_e2e::make_clip(dir, "clip.mp4", 4);
+    let clip_url = upload(
+        &format!("{run}/clip.mp4"),
+        std::fs::read(&clip).expect("clip"),
+    )
+    .await;
+    let jpeg = dir.join("snap.jpg");
+    motion_e2e::ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "smptebars=s=320x240,drawbox=x=140:y=70:w=50:h=110:color=white@0.9:t=fill",
+            "-frames:v",
+            "1",
+        ],
+        &jpeg,
+    );
+    let snapshot = upload(
+        &format!("{run}/snap.jpg"),
+        std::fs::read(&jpeg).expect("jpeg"),
+    )
+    .await;
+
+    let cameras = [
+        ("garage", "Garage"),
+        ("front-door", "Front door"),
+        ("porch", "Porch"),
+        ("backyard", "Backyard"),
+    ];
+    let messages = [
+        "Motion detected",
+        "Car in the driveway",
+        "Person at the door",
+        "Cat on the fence",
+        "Motion detected",
+    ];
+    let now = chrono::Utc::now();
+    let at = |minutes_ago: i64| now - chrono::Duration::minutes(minutes_ago);
+    let make = |n: usize, minutes_ago: i64, kind: EventKind| {
+        let (id, name) = cameras[n % cameras.len()];
+        let t = at(minutes_ago);
+        MotionEvent {
+            event_id: format!("{run}-{n}"),
+            device_id: format!("{id}-{run}"),
+            device_name: name.into(),
+            device_type: "camera".into(),
+            url: if kind == EventKind::ClipReady {
+                clip_url.clone()
+            } else {
+                String::new()
+            },
+            time: motion_event::format_time(&t.with_timezone(&chrono::Local)),
+            message: messages[n % messages.len()].into(),
+            snapshot_url: Some(snapshot.clone()),
+            kind: Some(kind),
+            timestamp_ms: Some(t.timestamp_millis()),
+            duration_s: (kind == EventKind::ClipReady).then_some(4.0),
+        }
+    };
+    // A day of history, one event every ~50 minutes, each with its clip.
+    let mut events: Vec<MotionEvent> = (2..30)
+        .map(|n| make(n, 20 + (n as i64) * 50, EventKind::ClipReady))
+        .collect();
+    // Only this event says it: the topic and the cache are this test's own.
+    let word = "parcel".to_owned();
+    let mut clip_event = make(0, 3, EventKind::ClipReady);
+    clip_event.device_id = format!("porch-{run}");
+    clip_event.device_name = "Porch".into();
+    clip_event.message = "Parcel delivered".into();
+    let mut pending_event = make(1, 1, EventKind::MotionStarted);
+    pending_event.device_id = format!("front-door-{run}");
+    pending_event.device_name = "Front door".into();
+    pending_event.message = "Person at the door".into();
+    events.push(clip_event.clone());
+    events.push(pending_event.clone());
+    let records: Vec<(String, Vec<u8>)> = events
+        .iter()
+        .map(|e| (e.event_id.clone(), e.to_json()))
+        .collect();
+    produce_to(&topic, &records).await;
+
+    // Heartbeats: three cameras report now; the backyard's last one is 10 minutes old.
+    let statuses: Vec<(String, Vec<u8>)> = cameras
+        .iter()
+        .enumerate()
+        .map(|(i, (id, name))| {
+            let t = if *id == "backyard" { at(10) } else { now };
+            let status = motion_event::DeviceStatus {
+                device_id: format!("{id}-{run}"),
+                device_name: (*name).into(),
+                time: motion_event::format_time(&t.with_timezone(&chrono::Local)),
+                timestamp_ms: t.timestamp_millis(),
+                online: true,
+                camera: motion_event::CameraState::Ok,
+                camera_error: None,
+                outbox_pending: if i == 1 { 2 } else { 0 },
+                outbox_oldest_s: (i == 1).then_some(4.0),
+                undelivered_bytes: if i == 1 { 1_800_000 } else { 0 },
+                spool_bytes: 250_000_000,
+                disk_free_bytes: 9_500_000_000,
+                spool_full: false,
+                last_error: None,
+                version: "0.1.0".into(),
+            };
+            (status.device_id.clone(), status.to_json())
+        })
+        .collect();
+    Household {
+        topic,
+        status_topic,
+        clip_event,
+        pending_event,
+        word,
+        heartbeats: statuses,
+    }
+}
+
+impl Household {
+    /// The app reads heartbeats from the end of their topic: send them once it follows it.
+    async fn beat(&self) {
+        produce_to(&self.status_topic, &self.heartbeats).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clips_play_views_show_and_history_searches_offline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("cache.sqlite");
+    let db = db.to_str().expect("a UTF-8 temp path").to_owned();
+    let house = household(dir.path()).await;
+    let (ready, pending) = (house.clip_event.clone(), house.pending_event.clone());
+    let bootstrap = Stack::get().kafka_bootstrap.clone();
+    let online = [
+        "--db",
+        db.as_str(),
+        "--kafka-bootstrap",
+        bootstrap.as_str(),
+        "--topic",
+        house.topic.as_str(),
+        "--status-topic",
+        house.status_topic.as_str(),
+    ];
+    {
+        let window = AppWindow::start(dir.path(), &online, &[]).await;
+        let (w, ids) = (&window, [&ready.event_id, &pending.event_id]);
+        w.wait_until(
+            "both events in the live view",
+            Duration::from_secs(180),
+            || async move {
+                let rows = w.event_rows().await;
+                ids.iter()
+                    .all(|id| rows.iter().any(|r| &r.id == *id))
+                    .then_some(())
+            },
+        )
+        .await;
+        // The heartbeat consumer starts at the topic's end: beat until the silent camera shows.
+        let house = &house;
+        w.wait_until("the silent-camera banner", WAIT, || async move {
+            house.beat().await;
+            let banner = w
+                .execute(
+                    "const b = document.querySelector('[data-testid=\"silent-banner\"]');\
+                     return b ? b.textContent : '';",
+                    vec![],
+                )
+                .await;
+            banner
+                .as_str()
+                .filter(|t| t.contains("Backyard"))
+                .map(str::to_owned)
+        })
+        .await;
+        window
+            .wait_for_css(r#"[data-testid="source-status"]"#, WAIT)
+            .await;
+        window.screenshot("live").await;
+
+        // A second launch in the same session hands over to this one and ends at once.
+        let second = window.launch_again(&online, Duration::from_secs(30));
+        assert!(
+            second.is_some_and(|s| s.success()),
+            "a second launch did not hand over to the running app: {second:?}"
+        );
+
+        // Click-to-play: the clip's first frames are decoded (WebKitGTK through GStreamer).
+        window
+            .click(&format!(r#"[data-event-id="{}"]"#, ready.event_id))
+            .await;
+        window
+            .wait_for_css(r#"[data-testid="player-video"]"#, WAIT)
+            .await;
+        let (state, duration, _) = w
+            .wait_until("the clip to load in the player", WAIT, || async move {
+                let s = video_state(w).await;
+                (s.0 >= 2 && s.1 > 0.0 || s.2.is_some()).then_some(s)
+            })
+            .await;
+        assert!(
+            state >= 2 && duration > 3.5,
+            "the clip did not load: readyState {state}, duration {duration}"
+        );
+        window.screenshot("player").await;
+
+        // The newer event's clip is still uploading: its snapshot shows, and it says so.
+        window.click(r#"[data-testid="player-prev"]"#).await;
+        window
+            .wait_for_css(r#"[data-testid="player-pending"]"#, WAIT)
+            .await;
+        window.screenshot("player-pending").await;
+        window.click(r#"[data-testid="player-close"]"#).await;
+
+        open_view(&window, "devices", r#"[data-testid="device"]"#).await;
+        window.screenshot("devices").await;
+        open_view(&window, "charts", r#"[data-testid="chart-hourly"] canvas"#).await;
+        window.screenshot("charts").await;
+        open_view(&window, "settings", r#"[data-testid="settings-save"]"#).await;
+        window.screenshot("settings").await;
+        // The toggle cycles through the themes: on to dark.
+        for _ in 0..3 {
+            if window
+                .text(r#"[data-testid="theme-toggle"]"#)
+                .await
+                .contains("dark")
+            {
+                break;
+            }
+            window.click(r#"[data-testid="theme-toggle"]"#).await;
+        }
+        open_view(&window, "live", EVENT_ROW).await;
+        window.screenshot("live-dark").await;
+    }
+
+    // The network is off: the event source is unreachable, the cache still answers.
+    let offline = [
+        "--db",
+        db.as_str(),
+        "--kafka-bootstrap",
+        "127.0.0.1:9",
+        "--topic",
+        house.topic.as_str(),
+    ];
+    let window = AppWindow::start(dir.path(), &offline, &[]).await;
+    open_view(&window, "history", r#"[data-testid="history-text"]"#).await;
+    let input = window
+        .client()
+        .find(fantoccini::Locator::Css(r#"[data-testid="history-text"]"#))
+        .await
+        .expect("the search box");
+    input.send_keys(&house.word).await.expect("type");
+    let w = &window;
+    let id = &ready.event_id;
+    let rows = w
+        .wait_until("the search result", WAIT, || async move {
+            let rows = w.event_rows().await;
+            (rows.len() == 1 && &rows[0].id == id).then_some(rows)
+        })
+        .await;
+    assert!(
+        rows[0].text.contains("Parcel delivered"),
+        "{:?}",
+        rows[0].text
+    );
+    window.screenshot("history-offline").await;
 }

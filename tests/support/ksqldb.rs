@@ -201,6 +201,27 @@ pub async fn produce_raw(records: &[(String, Vec<u8>)]) {
     produce_to(&Stack::get().topic, records).await;
 }
 
+/// Creates `topic` with `partitions` (the stack does not create topics on first use).
+pub async fn create_topic(topic: &str, partitions: i32) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let mut config = ClientConfig::new();
+    for (k, v) in Stack::get().kafka().client_properties() {
+        config.set(k, v);
+    }
+    let admin: AdminClient<DefaultClientContext> = config.create().expect("admin client");
+    let results = admin
+        .create_topics(
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+        )
+        .await
+        .expect("create topic");
+    for r in results {
+        r.unwrap_or_else(|(t, e)| panic!("cannot create topic {t}: {e}"));
+    }
+}
+
 /// Produces keyed raw record values to `topic` and waits for each delivery report.
 pub async fn produce_to(topic: &str, records: &[(String, Vec<u8>)]) {
     let stack = Stack::get();

@@ -61,8 +61,12 @@ pub fn tauri_driver() -> PathBuf {
         .expect("tauri-driver is missing: run scripts/install-deps (it installs it into ~/.cache/motion-in-motion/tools)")
 }
 
-/// Where screenshots go: `$CARGO_TARGET_DIR/screenshots`, else `<repo>/target/screenshots`.
+/// Where screenshots go: `$CARGO_TARGET_DIR/screenshots`, else `<repo>/target/screenshots`;
+/// with `MIM_UPDATE_SCREENSHOTS=1`, the README's `docs/screenshots` (to commit).
 pub fn screenshot_dir() -> PathBuf {
+    if std::env::var_os("MIM_UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
+        return repo_root().join("docs").join("screenshots");
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .filter(|d| !d.is_empty())
         .map(|d| repo_root().join(d)) // an absolute path replaces the root
@@ -101,6 +105,32 @@ fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// The environment of the app under test: this desktop's display and bus, a private home in
+/// `dir` (settings, cache, keyring-less), and no `MIM_*` settings from the caller's shell.
+fn private_session<'c>(cmd: &'c mut Command, desktop: &Desktop, dir: &Path) -> &'c mut Command {
+    let (home, runtime) = (dir.join("home"), dir.join("runtime"));
+    desktop.apply(cmd);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("MIM_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("GDK_BACKEND", "x11")
+        // No accessibility bridge: the private bus activates no a11y bus; GTK would warn.
+        .env("NO_AT_BRIDGE", "1")
+        // Mesa's software GL under Xvfb. Not WEBKIT_DISABLE_COMPOSITING_MODE: with
+        // WebKitGTK 2.50 it makes WebDriver's Take Screenshot hang forever.
+        .env("LIBGL_ALWAYS_SOFTWARE", "1")
+        .env("RUST_LOG", "motion_in_motion_lib=info")
+        .env("NO_COLOR", "1")
+}
+
 impl AppWindow {
     /// Opens the window: `motion-in-motion ARGS` with `env` on top of the defaults, its files
     /// (logs, private home) in `dir`.
@@ -113,8 +143,7 @@ impl AppWindow {
         let driver_bin = tauri_driver();
         let desktop = Desktop::start(dir, None);
 
-        let home = dir.join("home");
-        let runtime = dir.join("runtime");
+        let (home, runtime) = (dir.join("home"), dir.join("runtime"));
         for d in ["config", "data", "cache", "state"] {
             std::fs::create_dir_all(home.join(d)).expect("private home");
         }
@@ -163,27 +192,7 @@ impl AppWindow {
                 .stdin(Stdio::null())
                 .stdout(out)
                 .stderr(err);
-            desktop.apply(&mut cmd);
-            for (name, _) in std::env::vars_os() {
-                if name.to_string_lossy().starts_with("MIM_") {
-                    cmd.env_remove(name);
-                }
-            }
-            cmd.env("HOME", &home)
-                .env("XDG_CONFIG_HOME", home.join("config"))
-                .env("XDG_DATA_HOME", home.join("data"))
-                .env("XDG_CACHE_HOME", home.join("cache"))
-                .env("XDG_STATE_HOME", home.join("state"))
-                .env("XDG_RUNTIME_DIR", &runtime)
-                .env("GDK_BACKEND", "x11")
-                // No accessibility bridge: the private bus activates no a11y bus; GTK would warn.
-                .env("NO_AT_BRIDGE", "1")
-                // Mesa's software GL under Xvfb. Not WEBKIT_DISABLE_COMPOSITING_MODE: with
-                // WebKitGTK 2.50 it makes WebDriver's Take Screenshot hang forever.
-                .env("LIBGL_ALWAYS_SOFTWARE", "1")
-                .env("RUST_LOG", "motion_in_motion_lib=info")
-                .env("NO_COLOR", "1")
-                .envs(env.iter().copied());
+            private_session(&mut cmd, &desktop, dir).envs(env.iter().copied());
             let mut driver = Proc::spawn(&mut cmd, "tauri-driver");
 
             let deadline = Instant::now() + Duration::from_secs(30);
@@ -250,6 +259,30 @@ impl AppWindow {
             ))
             .await
         }
+    }
+
+    /// Runs `motion-in-motion ARGS` a second time in the same session (same bus, same home)
+    /// and returns how it ended, or `None` if it is still running after `timeout` (then killed).
+    pub fn launch_again(
+        &self,
+        args: &[&str],
+        timeout: Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let mut cmd = Command::new(bin("motion-in-motion"));
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        private_session(&mut cmd, &self.desktop, &self.dir);
+        let mut child = Proc::spawn(&mut cmd, "a second motion-in-motion");
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.child().try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
     }
 
     /// The WebDriver client, for what the helpers here do not cover.

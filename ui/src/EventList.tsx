@@ -1,13 +1,16 @@
-import type { MotionEvent } from "./bindings";
-import { safeHttpUrl, shortTime } from "./format";
+import type { KeyboardEvent } from "react";
+import type { EventView } from "./bindings";
+import { EventRow } from "./EventRow";
 
 interface Props {
-  events: MotionEvent[];
+  events: EventView[];
   today: string;
+  /** Opens the player on `events[index]`. */
+  onOpen?: (index: number) => void;
 }
 
 /** Cached events in the order given (newest first). Every field renders as plain text. */
-export function EventList({ events, today }: Props) {
+export function EventList({ events, today, onOpen }: Props) {
   if (events.length === 0) {
     return (
       <p className="empty" role="status">
@@ -16,30 +19,24 @@ export function EventList({ events, today }: Props) {
     );
   }
   return (
-    <ul className="events" aria-label="Motion events">
-      {events.map((ev) => (
-        <EventRow key={ev.event_id} event={ev} today={today} />
+    <ul className="events" aria-label="Motion events" onKeyDown={moveFocus}>
+      {events.map((v, i) => (
+        <li key={v.event.event_id}>
+          <EventRow view={v} today={today} onOpen={() => onOpen?.(i)} />
+        </li>
       ))}
     </ul>
   );
 }
 
-function EventRow({ event, today }: { event: MotionEvent; today: string }) {
-  const clip = safeHttpUrl(event.url);
-  return (
-    <li className="event" data-testid="event-row" data-event-id={event.event_id}>
-      <time className="event-time" dateTime={event.time.replace(" ", "T")}>
-        {shortTime(event.time, today)}
-      </time>
-      <span className="event-camera">{event.device_name}</span>
-      <span className="event-message">{event.message}</span>
-      {clip ? (
-        <a className="event-clip" href={clip} target="_blank" rel="noreferrer noopener">
-          Clip
-        </a>
-      ) : (
-        <span className="event-clip pending">{event.url ? event.url : "clip pending"}</span>
-      )}
-    </li>
-  );
+/** ↑/↓ (and Home/End) move the focus between rows. */
+function moveFocus(e: KeyboardEvent<HTMLUListElement>) {
+  const rows = [...e.currentTarget.querySelectorAll<HTMLElement>('[data-testid="event-row"]')];
+  const at = rows.indexOf(e.target as HTMLElement);
+  if (at < 0) return;
+  const to =
+    e.key === "ArrowDown" ? at + 1 : e.key === "ArrowUp" ? at - 1 : e.key === "Home" ? 0 : e.key === "End" ? rows.length - 1 : null;
+  if (to === null || !rows[to]) return;
+  e.preventDefault();
+  rows[to].focus();
 }

@@ -1,0 +1,99 @@
+import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { DevicesView } from "./DevicesView";
+import { DEFAULT_ALERTS } from "./settingsForm";
+import { device, fake, resetFake, settingsView } from "./test/fakeIpc";
+
+vi.mock("./ipc", async (importOriginal) => (await import("./test/fakeIpc")).ipcMock(await importOriginal()));
+
+beforeEach(resetFake);
+afterEach(cleanup);
+
+const now = Date.now();
+const heartbeat = {
+  device_id: "garage",
+  device_name: "Garage",
+  last_seen_ms: now - 5 * 60_000,
+  online: false,
+  camera: "lost" as const,
+  camera_error: "/dev/video0 vanished",
+  outbox_pending: 3,
+  undelivered_bytes: 2 * 1024 * 1024,
+  disk_free_bytes: 1024 ** 3,
+  spool_full: true,
+  last_error: "S3 503 Slow Down",
+};
+
+describe("Devices", () => {
+  it("shows each camera's state", async () => {
+    fake.listDevices.mockResolvedValue([
+      device("garage", { status: heartbeat, silent: true, events_today: 7, last_event_ms: now - 60 * 60_000 }),
+      device("porch", { muted: true }),
+    ]);
+    render(<DevicesView />);
+    const cards = await screen.findAllByTestId("device");
+    const garage = cards[0]?.textContent ?? "";
+    for (const text of ["Garage", "offline", "camera lost", "silent", "5 min ago", "1 h ago", "7", "3 pending", "2.0 MB not uploaded", "spool full", "/dev/video0 vanished", "S3 503 Slow Down"]) {
+      expect(garage).toContain(text);
+    }
+    expect(cards[1]?.textContent).toContain("no heartbeats");
+    expect(cards[1]?.textContent).toContain("muted");
+    expect(fake.listDevices).toHaveBeenCalledWith(new Date(new Date().setHours(0, 0, 0, 0)).getTime());
+  });
+
+  it("mutes and unmutes a camera through the command", async () => {
+    fake.listDevices.mockResolvedValue([device("garage"), device("porch")]);
+    fake.setCameraMuted.mockResolvedValue({ ...DEFAULT_ALERTS, muted_cameras: ["porch"] });
+    render(<DevicesView />);
+    const toggles = (await screen.findAllByTestId("device-mute")) as HTMLInputElement[];
+    expect(toggles.map((t) => t.checked)).toEqual([false, false]);
+    if (toggles[1]) fireEvent.click(toggles[1]);
+    expect(fake.setCameraMuted).toHaveBeenCalledWith("porch", true);
+    await waitFor(() => expect((screen.getAllByTestId("device-mute")[1] as HTMLInputElement).checked).toBe(true));
+
+    fake.setCameraMuted.mockResolvedValue({ ...DEFAULT_ALERTS, muted_cameras: [] });
+    fireEvent.click(screen.getAllByTestId("device-mute")[1] as HTMLElement);
+    expect(fake.setCameraMuted).toHaveBeenLastCalledWith("porch", false);
+    await waitFor(() => expect((screen.getAllByTestId("device-mute")[1] as HTMLInputElement).checked).toBe(false));
+  });
+
+  it("shows a failed mute", async () => {
+    fake.listDevices.mockResolvedValue([device("garage")]);
+    fake.setCameraMuted.mockRejectedValue({ kind: "settings", message: "cannot write settings.json" });
+    render(<DevicesView />);
+    fireEvent.click(await screen.findByTestId("device-mute"));
+    expect((await screen.findByRole("alert")).textContent).toContain("cannot write settings.json");
+  });
+
+  it("snoozes and resumes alerts, showing until when", async () => {
+    const until = new Date(Date.now() + 15 * 60_000);
+    fake.snoozeAlerts.mockResolvedValue({ ...DEFAULT_ALERTS, snoozed_until: until.toISOString() });
+    render(<DevicesView />);
+    expect((await screen.findByTestId("snooze-state")).textContent).toBe("Alerts are on.");
+    fireEvent.click(screen.getByTestId("snooze-minutes15"));
+    expect(fake.snoozeAlerts).toHaveBeenCalledWith("minutes15");
+    await waitFor(() => expect(screen.getByTestId("snooze-state").textContent).toContain("snoozed until"));
+    fake.snoozeAlerts.mockResolvedValue({ ...DEFAULT_ALERTS, snoozed_until: null });
+    fireEvent.click(screen.getByTestId("snooze-resume"));
+    expect(fake.snoozeAlerts).toHaveBeenLastCalledWith(null);
+    await waitFor(() => expect(screen.getByTestId("snooze-state").textContent).toBe("Alerts are on."));
+    fireEvent.click(screen.getByTestId("snooze-hour1"));
+    fireEvent.click(screen.getByTestId("snooze-until_morning"));
+    expect(fake.snoozeAlerts.mock.calls.map((c) => c[0])).toEqual(["minutes15", null, "hour1"]);
+  });
+
+  it("reads a running snooze from the settings", async () => {
+    const until = new Date(Date.now() + 60 * 60_000).toISOString();
+    fake.getSettings.mockResolvedValue(settingsView({}, { alerts: { snoozed_until: until } }));
+    render(<DevicesView />);
+    await waitFor(() => expect(screen.getByTestId("snooze-state").textContent).toContain("snoozed until"));
+  });
+
+  it("re-reads the cameras on a heartbeat and explains an empty list", async () => {
+    render(<DevicesView />);
+    expect((await screen.findByRole("status")).textContent).toContain("No cameras yet");
+    fake.listDevices.mockResolvedValue([device("garage")]);
+    await act(async () => fake.deviceChanged.emit({ ...heartbeat, time: "", timestamp_ms: now, spool_bytes: 0, version: "1" }));
+    expect(await screen.findByTestId("device")).toBeTruthy();
+  });
+});
