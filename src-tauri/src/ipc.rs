@@ -17,6 +17,8 @@ use crate::source::SourceStatus;
 pub struct IpcError {
     pub kind: IpcErrorKind,
     pub message: String,
+    /// The setting at fault (`ksqldb_url`, `s3_read.bucket`, …), when one is.
+    pub field: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Type)]
@@ -39,6 +41,7 @@ impl IpcError {
         IpcError {
             kind,
             message: message.into(),
+            field: None,
         }
     }
 }
@@ -55,7 +58,14 @@ impl From<CacheError> for IpcError {
 
 impl From<SettingsError> for IpcError {
     fn from(err: SettingsError) -> Self {
-        IpcError::new(IpcErrorKind::Settings, err.to_string())
+        let field = match &err {
+            SettingsError::Invalid { field, .. } => Some((*field).to_owned()),
+            _ => None,
+        };
+        IpcError {
+            field,
+            ..IpcError::new(IpcErrorKind::Settings, err.to_string())
+        }
     }
 }
 
@@ -78,6 +88,10 @@ pub struct DeviceChanged(pub DeviceStatus);
 pub struct OpenEvent {
     pub event_id: String,
 }
+
+/// The alert settings changed outside the settings form (a mute, a snooze, the tray).
+#[derive(Debug, Clone, Serialize, Deserialize, Type, Event)]
+pub struct AlertsChanged(pub crate::notify::NotifySettings);
 
 /// Progress of a clip download into the offline cache.
 #[derive(Debug, Clone, Serialize, Deserialize, Type, Event)]
@@ -115,7 +129,8 @@ pub fn builder() -> tauri_specta::Builder<tauri::Wry> {
             SourceChanged,
             DeviceChanged,
             OpenEvent,
-            ClipProgress
+            ClipProgress,
+            AlertsChanged
         ])
         // Times in ms and byte counts stay far below 2^53.
         .dangerously_cast_bigints_to_number()
@@ -165,7 +180,12 @@ mod tests {
         let err = IpcError::new(IpcErrorKind::BadRequest, "limit must be 1..=10000");
         assert_eq!(
             serde_json::to_string(&err).expect("json"),
-            r#"{"kind":"bad_request","message":"limit must be 1..=10000"}"#
+            r#"{"kind":"bad_request","message":"limit must be 1..=10000","field":null}"#
         );
+        let named = IpcError::from(SettingsError::Invalid {
+            field: "ksqldb_url",
+            reason: "must be an http:// or https:// URL".into(),
+        });
+        assert_eq!(named.field.as_deref(), Some("ksqldb_url"));
     }
 }

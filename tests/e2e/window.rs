@@ -403,6 +403,29 @@ async fn clips_play_views_show_and_history_searches_offline() {
         window.screenshot("charts").await;
         open_view(&window, "settings", r#"[data-testid="settings-save"]"#).await;
         window.screenshot("settings").await;
+        // Start on login: saving writes the desktop's autostart entry (auto-launch writes to
+        // ~/.config/autostart whatever XDG_CONFIG_HOME says).
+        window
+            .click(r#"[data-testid="settings-startOnLogin"]"#)
+            .await;
+        window.click(r#"[data-testid="settings-save"]"#).await;
+        window
+            .wait_for_css(r#"[data-testid="settings-saved"]"#, WAIT)
+            .await;
+        let autostart = dir.path().join("home/.config/autostart");
+        let entries: Vec<String> = std::fs::read_dir(&autostart)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            entries.iter().any(|e| e.contains("motion-in-motion")),
+            "no autostart entry in {}: {entries:?}\n{}",
+            autostart.display(),
+            window.log()
+        );
         // The toggle cycles through the themes: on to dark.
         for _ in 0..3 {
             if window

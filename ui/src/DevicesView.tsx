@@ -6,6 +6,7 @@ import {
   errorText,
   getSettings,
   listDevices,
+  onAlertsChanged,
   onDeviceChanged,
   onEventsChanged,
   setCameraMuted,
@@ -67,6 +68,8 @@ export function DevicesView() {
     setDevices((ds) => ds?.map((d) => ({ ...d, muted: muted.includes(d.device_id) })) ?? ds);
     setActionError(null);
   };
+  // A snooze from the tray, or a mute from another view, shows at once.
+  useIpcEvent(onAlertsChanged, applied);
 
   const mute = (d: DeviceView, muted: boolean) => {
     setBusy(d.device_id);

@@ -83,8 +83,10 @@ export function SettingsView() {
     return true;
   };
   const failed = (err: unknown) => {
-    const message = (err as Partial<IpcError> | null)?.message ?? errorText(err);
-    const field = serverField(String(message));
+    const e = err as Partial<IpcError> | null;
+    const message = e?.message ?? errorText(err);
+    // The Rust side names the setting at fault; older messages only in backticks.
+    const field = serverField(e?.field ? `\`${e.field}\`` : String(message));
     if (field) setErrors({ [field]: String(message) });
     setServerError(errorText(err));
   };

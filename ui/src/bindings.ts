@@ -49,6 +49,7 @@ export const commands = {
 
 /** Events */
 export const events = {
+	alertsChanged: makeEvent<AlertsChanged, AlertsChanged>("alerts-changed"),
 	clipProgress: makeEvent<ClipProgress, ClipProgress>("clip-progress"),
 	deviceChanged: makeEvent<DeviceChanged, DeviceChanged>("device-changed"),
 	eventsChanged: makeEvent<EventsChanged, EventsChanged>("events-changed"),
@@ -57,6 +58,9 @@ export const events = {
 };
 
 /* Types */
+/**  The alert settings changed outside the settings form (a mute, a snooze, the tray). */
+export type AlertsChanged = NotifySettings;
+
 /**  Events of one camera in one time bucket. */
 export type BucketCount = {
 	/**  Start of the bucket, Unix ms. */
@@ -226,6 +230,8 @@ export type HistoryQuery = {
 export type IpcError = {
 	kind: IpcErrorKind,
 	message: string,
+	/**  The setting at fault (`ksqldb_url`, `s3_read.bucket`, …), when one is. */
+	field: string | null,
 };
 
 export type IpcErrorKind = 

@@ -150,6 +150,11 @@ export function onDeviceChanged(cb: (status: DeviceStatus) => void): Promise<Unl
 }
 
 /** A notification (or the tray) asked to show this event. */
+/** The alert settings changed elsewhere (a mute, a snooze, the tray menu). */
+export function onAlertsChanged(cb: (alerts: NotifySettings) => void): Promise<UnlistenFn> {
+  return events.alertsChanged.listen((e) => cb(e.payload));
+}
+
 export function onOpenEvent(cb: (eventId: string) => void): Promise<UnlistenFn> {
   return events.openEvent.listen((e) => cb(e.payload.event_id));
 }

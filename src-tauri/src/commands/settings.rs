@@ -84,6 +84,12 @@ pub async fn save_settings(
     start_on_login: bool,
 ) -> Result<SettingsView, IpcError> {
     settings.validate()?;
+    // Mutes and snoozes have commands of their own (and the tray): a form opened before one
+    // of them must not undo it.
+    let mut settings = settings;
+    let current = state.alerts().await;
+    settings.alerts.muted_cameras = current.muted_cameras;
+    settings.alerts.snoozed_until = current.snoozed_until;
     for (kind, value) in secret_pairs(&secrets) {
         let result = match value.map(|v| v.trim()) {
             None => Ok(()),

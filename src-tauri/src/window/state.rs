@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 
 use crate::cache::Cache;
 use crate::clips::{ClipCache, ClipUrls};
-use crate::ipc::{DeviceChanged, EventsChanged, OpenEvent, SourceChanged};
+use crate::ipc::{AlertsChanged, DeviceChanged, EventsChanged, OpenEvent, SourceChanged};
 use crate::notify::{NotifySettings, OpenHook, Snooze};
 use crate::service::{Service, ServiceConfig, ServiceUpdate};
 use crate::settings::secrets::SecretStore;
@@ -125,6 +125,17 @@ impl AppState {
         Ok(())
     }
 
+    /// The alert settings in force: the running notifier's (a snooze may have been set since
+    /// the settings were saved), else the saved ones.
+    pub async fn alerts(&self) -> NotifySettings {
+        let running = self.running.lock().await;
+        running
+            .service
+            .as_ref()
+            .and_then(Service::notifier)
+            .map_or_else(|| running.settings.alerts.clone(), |n| n.settings())
+    }
+
     pub async fn settings(&self) -> Settings {
         self.running.lock().await.settings.clone()
     }
@@ -163,6 +174,9 @@ impl AppState {
             notifier.set_settings(alerts.clone());
         }
         running.settings = settings;
+        if let Err(err) = AlertsChanged(alerts.clone()).emit(&self.app) {
+            tracing::debug!(%err, "cannot tell the window that the alert settings changed");
+        }
         Ok(alerts)
     }
 
