@@ -11,5 +11,6 @@ mod ksqldb;
 mod notify;
 mod record;
 mod s3;
+mod secrets;
 mod skeleton;
 mod window;
