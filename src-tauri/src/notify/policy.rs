@@ -413,9 +413,18 @@ impl Health {
     /// something changes, which splits one period into two short intervals, so neither the
     /// shortest nor the median is the period. A late heartbeat makes the estimate longer,
     /// which only makes the warning later, never false.
+    /// The longest recent interval: extra status messages (a camera or outbox change) come
+    /// between heartbeats, never instead of them. Until the intervals seen span the default
+    /// period, they may all be such extras (a node sends several as it starts), so the
+    /// default stands.
     fn period(&self) -> Duration {
-        let longest = self.intervals_ms.iter().copied().max();
-        longest.map_or(DEFAULT_HEARTBEAT, |ms| Duration::milliseconds(ms.max(1000)))
+        let seen: i64 = self.intervals_ms.iter().sum();
+        match self.intervals_ms.iter().copied().max() {
+            Some(ms) if seen >= DEFAULT_HEARTBEAT.num_milliseconds() => {
+                Duration::milliseconds(ms.max(1000))
+            }
+            _ => DEFAULT_HEARTBEAT,
+        }
     }
 }
 
@@ -887,6 +896,19 @@ mod tests {
         let last = secs(t0, 80);
         assert!(p.tick(secs(last, 60)).is_empty());
         assert_eq!(silent(&p.tick(secs(last, 61))).len(), 1);
+
+        // A node starting up sends a burst of status changes: no period is learnt from them.
+        let mut p = policy(NotifySettings::default());
+        for ms in [0, 200, 1200, 2700] {
+            let t = t0 + Duration::milliseconds(ms);
+            p.on_status(&status("yard", t), t);
+        }
+        let last = t0 + Duration::milliseconds(2700);
+        assert!(
+            p.tick(secs(last, 90)).is_empty(),
+            "still the default period"
+        );
+        assert_eq!(silent(&p.tick(secs(last, 91))).len(), 1);
     }
 
     #[test]
