@@ -473,3 +473,96 @@ async fn clips_play_views_show_and_history_searches_offline() {
     );
     window.screenshot("history-offline").await;
 }
+
+/// Types `text` into the input `css` after clearing it.
+async fn fill(window: &AppWindow, css: &str, text: &str) {
+    let input = window
+        .client()
+        .find(fantoccini::Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"));
+    input.clear().await.expect("clear");
+    input.send_keys(text).await.expect("type");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_keep_the_secret_in_the_keyring_and_the_source_uses_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = format!("kr-{}", unique("secret"));
+    let double = motion_e2e::ksqldb::Double::start(
+        dir.path(),
+        &["--basic-auth", &format!("mim-key:{secret}")],
+    );
+    let db = dir.path().join("cache.sqlite");
+    let db = db.to_str().expect("a UTF-8 temp path").to_owned();
+    // No source on the command line: the saved settings decide.
+    let window = AppWindow::start_with_keyring(dir.path(), &["--db", &db], &[]).await;
+    window
+        .wait_for_css(
+            r#"[data-testid="source-status"][data-state="not_configured"]"#,
+            WAIT,
+        )
+        .await;
+    open_view(&window, "settings", r#"[data-testid="settings-save"]"#).await;
+    window
+        .click(r#"[data-testid="settings-source-ksqldb"]"#)
+        .await;
+    fill(
+        &window,
+        r#"[data-testid="settings-ksqldbUrl"]"#,
+        &double.url(),
+    )
+    .await;
+    fill(&window, r#"[data-testid="settings-ksqldbKey"]"#, "mim-key").await;
+    fill(&window, r#"[data-testid="settings-ksqldbSecret"]"#, &secret).await;
+    window.click(r#"[data-testid="settings-save"]"#).await;
+    window
+        .wait_for_css(r#"[data-testid="settings-saved"]"#, WAIT)
+        .await;
+
+    // In the Secret Service, not in the settings file.
+    let stored =
+        window.keyring_lookup(&["service", "motion-in-motion", "username", "ksqldb-secret"]);
+    assert_eq!(stored.as_deref(), Some(secret.as_str()), "{}", window.log());
+    let settings = std::fs::read_to_string(
+        dir.path()
+            .join("home/config/com.motioninmotion.desktop/settings.json"),
+    )
+    .expect("the settings file");
+    assert!(
+        settings.contains("mim-key") && !settings.contains(&secret),
+        "{settings}"
+    );
+    window
+        .wait_for_css(r#"[data-testid="settings-ksqldbSecret-stored"]"#, WAIT)
+        .await;
+
+    // The restarted source authenticates with it: events arrive.
+    let device = unique("keyring-cam");
+    produce(&[event(&device, 1, EventKind::ClipReady)]).await;
+    open_view(
+        &window,
+        "live",
+        r#"[data-testid="source-status"][data-state="live"]"#,
+    )
+    .await;
+    let (w, id) = (&window, format!("{device}-e1"));
+    let id = &id;
+    w.wait_until(
+        "the event over the authenticated source",
+        Duration::from_secs(180),
+        || async move {
+            w.event_rows()
+                .await
+                .iter()
+                .any(|r| &r.id == id)
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(double.stat("refused_unauthorized"), 0);
+    assert!(
+        !window.log().contains(&secret),
+        "the secret is in the app's log"
+    );
+}

@@ -91,6 +91,8 @@ pub struct EventRow {
 pub struct AppWindow {
     client: Client,
     _driver: Proc,
+    /// A Secret Service on the session bus, when asked for; stops before the bus.
+    _keyring: Option<Proc>,
     desktop: Desktop,
     log: PathBuf,
     dir: PathBuf,
@@ -135,6 +137,16 @@ impl AppWindow {
     /// Opens the window: `motion-in-motion ARGS` with `env` on top of the defaults, its files
     /// (logs, private home) in `dir`.
     pub async fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> AppWindow {
+        Self::open(dir, args, env, false).await
+    }
+
+    /// As [`AppWindow::start`], with a real Secret Service (gnome-keyring, its login keyring
+    /// unlocked) on the session bus, where the app keeps its secrets.
+    pub async fn start_with_keyring(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> AppWindow {
+        Self::open(dir, args, env, true).await
+    }
+
+    async fn open(dir: &Path, args: &[&str], env: &[(&str, &str)], keyring: bool) -> AppWindow {
         assert!(
             Path::new(WEBKIT_WEBDRIVER).exists(),
             "{WEBKIT_WEBDRIVER} is missing: run scripts/install-deps (webkit2gtk-driver)"
@@ -153,6 +165,22 @@ impl AppWindow {
             std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700))
                 .expect("runtime dir is private");
         }
+        let keyring = keyring.then(|| {
+            let mut cmd = Command::new("sh");
+            cmd.args([
+                "-c",
+                "printf %s keyring-test-password | exec gnome-keyring-daemon --foreground \
+                 --unlock --components=secrets",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+            private_session(&mut cmd, &desktop, dir);
+            Proc::spawn(
+                &mut cmd,
+                "gnome-keyring-daemon (scripts/install-deps installs it)",
+            )
+        });
         // tauri-driver, WebKitWebDriver and the app share this stderr (and stdout).
         let log = dir.join("app.log");
         // tauri-driver maps `tauri:options` to `webkitgtk:browserOptions` (binary + args
@@ -227,6 +255,7 @@ impl AppWindow {
                     let window = AppWindow {
                         client,
                         _driver: driver,
+                        _keyring: keyring,
                         desktop,
                         log,
                         dir: dir.to_owned(),
@@ -283,6 +312,19 @@ impl AppWindow {
             std::thread::sleep(Duration::from_millis(100));
         }
         None
+    }
+
+    /// `secret-tool lookup ATTRS` in this session: a secret stored in the Secret Service.
+    pub fn keyring_lookup(&self, attributes: &[&str]) -> Option<String> {
+        let mut cmd = Command::new("secret-tool");
+        cmd.arg("lookup").args(attributes).stdin(Stdio::null());
+        private_session(&mut cmd, &self.desktop, &self.dir);
+        let out = cmd
+            .output()
+            .expect("secret-tool runs (scripts/install-deps installs it)");
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// The WebDriver client, for what the helpers here do not cover.
