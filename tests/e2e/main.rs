@@ -13,4 +13,5 @@ mod record;
 mod s3;
 mod secrets;
 mod skeleton;
+mod tls;
 mod window;

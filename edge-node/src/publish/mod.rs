@@ -5,10 +5,12 @@
 //! after it returns never loses an event. Events are keyed by `event_id`, so every update of one
 //! event lands on the same partition, in order. This module knows nothing of S3.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use motion_event::settings::KafkaSettings;
 use motion_event::{DeviceStatus, MotionEvent};
+use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -18,13 +20,33 @@ use rdkafka::util::Timeout;
 pub enum PublishError {
     #[error("Kafka settings are invalid: {0}")]
     Settings(#[source] KafkaError),
-    #[error("{key} was not delivered to topic {topic}: {source}")]
+    #[error("{key} was not delivered to topic {topic}: {source}{}", broker.as_ref().map(|b| format!(" (last broker error: {b})")).unwrap_or_default())]
     Delivery {
         key: String,
         topic: String,
         #[source]
         source: Box<KafkaError>,
+        /// Why the brokers could not be reached (TLS, authentication, name resolution), when
+        /// librdkafka said: a bare "message timed out" does not tell the user what to fix.
+        broker: Option<String>,
     },
+}
+
+/// Keeps librdkafka's last client-level error (it reports broker connection failures there,
+/// not in the delivery result) and logs each one.
+struct BrokerErrors(Arc<Mutex<Option<String>>>);
+
+impl ClientContext for BrokerErrors {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let Ok(mut last) = self.0.lock() else {
+            return;
+        };
+        // librdkafka retries every few seconds: log a failure once, not at each retry.
+        if last.as_deref() != Some(reason) {
+            tracing::warn!(%error, reason, "kafka client error");
+            *last = Some(reason.to_owned());
+        }
+    }
 }
 
 /// Where the broker stored a record.
@@ -35,7 +57,8 @@ pub struct Delivered {
 }
 
 pub struct Publisher {
-    producer: FutureProducer,
+    producer: FutureProducer<BrokerErrors>,
+    last_broker_error: Arc<Mutex<Option<String>>>,
     topic: String,
     status_topic: String,
 }
@@ -58,9 +81,13 @@ impl Publisher {
             // a restart.
             .set("message.timeout.ms", timeout.as_millis().to_string())
             .set("client.id", "motion-edge-node");
-        let producer = config.create().map_err(PublishError::Settings)?;
+        let last_broker_error = Arc::new(Mutex::new(None));
+        let producer = config
+            .create_with_context(BrokerErrors(Arc::clone(&last_broker_error)))
+            .map_err(PublishError::Settings)?;
         Ok(Publisher {
             producer,
+            last_broker_error,
             topic: settings.topic.clone(),
             status_topic: settings.status_topic.clone(),
         })
@@ -119,6 +146,11 @@ impl Publisher {
                 key: key.to_owned(),
                 topic: topic.to_owned(),
                 source: Box::new(source),
+                broker: self
+                    .last_broker_error
+                    .lock()
+                    .ok()
+                    .and_then(|mut last| last.take()),
             }),
         }
     }
