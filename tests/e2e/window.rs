@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use motion_e2e::ksqldb::{create_topic, event, produce, produce_to};
 use motion_e2e::window::{AppWindow, EventRow, APP_RENDERED, EVENT_ROW, WAIT};
-use motion_e2e::{unique, Stack};
+use motion_e2e::{unique, wait_for, Stack};
 use motion_event::{EventKind, MotionEvent};
 use serde_json::json;
 
@@ -565,4 +565,67 @@ async fn settings_keep_the_secret_in_the_keyring_and_the_source_uses_it() {
         !window.log().contains(&secret),
         "the secret is in the app's log"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clicking_a_notification_opens_its_event_in_the_player() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topic = format!(
+        "window-notify-{}",
+        unique("t").replace(|c: char| !c.is_ascii_alphanumeric(), "")
+    );
+    create_topic(&topic, 1).await;
+    let db = dir.path().join("cache.sqlite");
+    let db = db.to_str().expect("a UTF-8 temp path").to_owned();
+    let bootstrap = Stack::get().kafka_bootstrap.clone();
+    // The heartbeats' topic is private too: other tests' cameras raise warnings of their own.
+    let status_topic = format!("{topic}-status");
+    create_topic(&status_topic, 1).await;
+    let window = AppWindow::start_keeping_popups(
+        dir.path(),
+        &[
+            "--db",
+            &db,
+            "--kafka-bootstrap",
+            &bootstrap,
+            "--topic",
+            &topic,
+            "--status-topic",
+            &status_topic,
+        ],
+        "Gate",
+    )
+    .await;
+    window
+        .wait_for_css(r#"[data-testid="source-status"][data-state="live"]"#, WAIT)
+        .await;
+
+    // A live event (the cache was empty, so nothing else is new): one popup.
+    let device = unique("notify-cam");
+    let mut ev = event(&device, 1, EventKind::MotionStarted);
+    ev.device_name = "Gate".into();
+    ev.message = "Someone at the gate".into();
+    produce_to(&topic, &[(ev.event_id.clone(), ev.to_json())]).await;
+    let desktop = window.desktop();
+    wait_for("the popup on screen", WAIT, || {
+        desktop
+            .dunstctl(&["count", "displayed"])
+            .filter(|n| n.trim() != "0")
+    });
+    // Its default action ("Open"), as a click on the popup does — not faster than a person
+    // could: the app starts listening for the click just after the popup is shown.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        desktop.dunstctl(&["action", "0"]).is_some(),
+        "dunstctl action failed"
+    );
+    let player = window.wait_for_css(r#"[data-testid="player"]"#, WAIT).await;
+    let text = player.text().await.expect("the player's text");
+    assert!(
+        text.contains("Gate") && text.contains("Someone at the gate"),
+        "the player shows another event: {text:?}"
+    );
+    window
+        .wait_for_css(r#"[data-testid="player-pending"]"#, WAIT)
+        .await;
 }

@@ -137,23 +137,39 @@ impl AppWindow {
     /// Opens the window: `motion-in-motion ARGS` with `env` on top of the defaults, its files
     /// (logs, private home) in `dir`.
     pub async fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> AppWindow {
-        Self::open(dir, args, env, false).await
+        Self::open(dir, args, env, false, None).await
+    }
+
+    /// As [`AppWindow::start`], with popups whose summary matches the dunst glob
+    /// `critical_summary` made critical: they stay on screen until acted on.
+    pub async fn start_keeping_popups(
+        dir: &Path,
+        args: &[&str],
+        critical_summary: &str,
+    ) -> AppWindow {
+        Self::open(dir, args, &[], false, Some(critical_summary)).await
     }
 
     /// As [`AppWindow::start`], with a real Secret Service (gnome-keyring, its login keyring
     /// unlocked) on the session bus, where the app keeps its secrets.
     pub async fn start_with_keyring(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> AppWindow {
-        Self::open(dir, args, env, true).await
+        Self::open(dir, args, env, true, None).await
     }
 
-    async fn open(dir: &Path, args: &[&str], env: &[(&str, &str)], keyring: bool) -> AppWindow {
+    async fn open(
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        keyring: bool,
+        critical_summary: Option<&str>,
+    ) -> AppWindow {
         assert!(
             Path::new(WEBKIT_WEBDRIVER).exists(),
             "{WEBKIT_WEBDRIVER} is missing: run scripts/install-deps (webkit2gtk-driver)"
         );
         let app = bin("motion-in-motion");
         let driver_bin = tauri_driver();
-        let desktop = Desktop::start(dir, None);
+        let desktop = Desktop::start(dir, critical_summary);
 
         let (home, runtime) = (dir.join("home"), dir.join("runtime"));
         for d in ["config", "data", "cache", "state"] {
