@@ -20,6 +20,12 @@ async fn live_events_appear_in_the_window_as_text() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("cache.sqlite");
     let db = db.to_str().expect("a UTF-8 temp path");
+    // A topic of its own: only this test's events, however many others produced.
+    let topic = format!(
+        "window-live-{}",
+        unique("t").replace(|c: char| !c.is_ascii_alphanumeric(), "")
+    );
+    create_topic(&topic, 3).await;
     let window = AppWindow::start(
         dir.path(),
         &[
@@ -28,7 +34,7 @@ async fn live_events_appear_in_the_window_as_text() {
             "--kafka-bootstrap",
             &stack.kafka_bootstrap,
             "--topic",
-            &stack.topic,
+            &topic,
         ],
         &[],
     )
@@ -56,9 +62,13 @@ async fn live_events_appear_in_the_window_as_text() {
     markup.message = MARKUP.into();
     markup.device_name = "Window test camera".into();
     events.push(markup.clone());
-    produce(&events).await;
+    let records: Vec<(String, Vec<u8>)> = events
+        .iter()
+        .map(|e| (e.event_id.clone(), e.to_json()))
+        .collect();
+    produce_to(&topic, &records).await;
 
-    // Reading the topic from its start into an empty cache can take a while on a busy stack.
+    // Generous: a busy machine may be slow to start the consumer.
     let (w, wanted) = (&window, &events);
     let rows: Vec<EventRow> = w
         .wait_until(
