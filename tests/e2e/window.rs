@@ -3,6 +3,7 @@
 //! (tauri-driver + WebKitWebDriver). Events produced while the window is open appear in it, and
 //! an event's fields render as text, never as HTML.
 
+use std::process::Command;
 use std::time::Duration;
 
 use motion_e2e::ksqldb::{create_topic, event, produce, produce_to};
@@ -638,4 +639,103 @@ async fn clicking_a_notification_opens_its_event_in_the_player() {
     window
         .wait_for_css(r#"[data-testid="player-pending"]"#, WAIT)
         .await;
+}
+
+/// Fills the cache at `db` with `n` events, 8 s apart going back from now (a million span three
+/// months), through sqlite3 straight into the app's schema (the app created it).
+fn seed_cache(db: &str, n: u64) {
+    let out = Command::new(motion_e2e::bin("motion-in-motion"))
+        .args(["search", "--db", db, "--limit", "1"])
+        .output()
+        .expect("motion-in-motion runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let now = chrono::Utc::now().timestamp();
+    let sql = format!(
+        "PRAGMA journal_mode=WAL; BEGIN; \
+         WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n WHERE i < {last}) \
+         INSERT INTO events (event_id, device_id, device_name, device_type, url, time, message, \
+                             snapshot_url, kind, timestamp_ms, duration_s, sort_ms, received_ms) \
+         SELECT printf('big-%07d', i), 'cam-'||(i%8), 'Camera '||(i%8), 'camera', '', \
+                strftime('%Y-%m-%d %H:%M:%S', {now} - i*8, 'unixepoch', 'localtime'), \
+                CASE i%4 WHEN 0 THEN 'Motion detected' WHEN 1 THEN 'Car in the driveway' \
+                         WHEN 2 THEN 'Person at the door' ELSE 'Cat on the fence' END, \
+                NULL, 'motion_started', ({now} - i*8)*1000, NULL, ({now} - i*8)*1000, {now}*1000 \
+         FROM n; COMMIT;",
+        last = n - 1
+    );
+    let out = Command::new("sqlite3")
+        .arg(db)
+        .arg(sql)
+        .output()
+        .expect("sqlite3 runs (scripts/install-deps installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_scrolls_through_a_million_cached_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("cache.sqlite");
+    let db = db.to_str().expect("a UTF-8 temp path").to_owned();
+    const EVENTS: u64 = 1_000_000;
+    seed_cache(&db, EVENTS);
+    // No source: the history is the cache alone.
+    let window = AppWindow::start(dir.path(), &["--db", &db], &[]).await;
+    open_view(&window, "history", r#"[data-testid="day-header"]"#).await;
+
+    // Scroll to the end of what is loaded, again and again: each time the next page loads.
+    // Frame times are recorded with requestAnimationFrame meanwhile (printed, not asserted).
+    let report = window
+        .execute_async(
+            r#"
+            const done = arguments[arguments.length - 1];
+            const scroller = document.querySelector('[data-testid="history-results"] [data-virtuoso-scroller]')
+                || document.querySelector('.history-list');
+            const frames = [];
+            let last = performance.now(), running = true;
+            const tick = (t) => { frames.push(t - last); last = t; if (running) requestAnimationFrame(tick); };
+            requestAnimationFrame(tick);
+            const maxIndex = () => Math.max(-1, ...Array.from(document.querySelectorAll('[data-row-index]'))
+                .map(r => Number(r.getAttribute('data-row-index'))));
+            const start = performance.now();
+            let steps = 0;
+            const step = () => {
+                scroller.scrollTop = scroller.scrollHeight;
+                steps += 1;
+                if (steps < 60) { setTimeout(step, 100); return; }
+                running = false;
+                frames.sort((a, b) => a - b);
+                const p = (q) => frames[Math.min(frames.length - 1, Math.floor(q * frames.length))] || 0;
+                done({
+                    seconds: (performance.now() - start) / 1000,
+                    deepest_row: maxIndex(),
+                    rows_in_dom: document.querySelectorAll('[data-row-index]').length,
+                    day_headers_in_dom: document.querySelectorAll('[data-testid="day-header"]').length,
+                    frames: frames.length, p50_ms: p(0.5), p95_ms: p(0.95), max_ms: p(1),
+                });
+            };
+            step();
+            "#,
+            vec![],
+        )
+        .await;
+    println!("history scroll over {EVENTS} cached events: {report}");
+    let deepest = report["deepest_row"].as_i64().unwrap_or(-1);
+    let in_dom = report["rows_in_dom"].as_i64().unwrap_or(i64::MAX);
+    assert!(
+        deepest >= 5_000,
+        "pages did not load as the list was scrolled: deepest row {deepest}: {report}"
+    );
+    assert!(
+        in_dom > 0 && in_dom < 300,
+        "the list is not virtualized: {in_dom} rows in the page for {deepest} loaded: {report}"
+    );
+    window.screenshot("history-million").await;
 }

@@ -466,6 +466,16 @@ impl AppWindow {
             .await
     }
 
+    /// Runs `script` asynchronously: it ends by calling `arguments[arguments.length - 1]`
+    /// with its result (within the driver's script timeout).
+    pub async fn execute_async(&self, script: &str, args: Vec<Value>) -> Value {
+        self.command(
+            "execute async script",
+            self.client.execute_async(script, args),
+        )
+        .await
+    }
+
     /// The page source now.
     pub async fn source(&self) -> String {
         self.command("page source", self.client.source()).await
