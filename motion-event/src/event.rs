@@ -17,6 +17,10 @@ pub const MAX_EVENT_BYTES: usize = 64 * 1024;
 /// `time` is local wall-clock time at the camera, to the second (the seed's format).
 pub const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
+/// Longest duration, in seconds, an event or a heartbeat may carry (about 31 years): more is a
+/// broken clock or producer.
+pub(crate) const MAX_SECONDS: f64 = 1e9;
+
 const MAX_ID_CHARS: usize = 128;
 const MAX_NAME_CHARS: usize = 128;
 const MAX_TYPE_CHARS: usize = 32;
@@ -158,7 +162,7 @@ impl MotionEvent {
             snapshot_url: raw.snapshot_url,
             kind: raw.kind,
             timestamp_ms: raw.timestamp_ms,
-            duration_s: raw.duration_s,
+            duration_s: raw.duration_s.map(to_microseconds),
         };
         event.validate()?;
         Ok(event)
@@ -197,10 +201,10 @@ impl MotionEvent {
             }
         }
         if let Some(d) = self.duration_s {
-            if !d.is_finite() || d < 0.0 {
+            if !(0.0..=MAX_SECONDS).contains(&d) {
                 return Err(EventError::field(
                     "duration_s",
-                    "must be a finite number of seconds, zero or more",
+                    format!("must be a number of seconds from 0 to {MAX_SECONDS}, got {d}"),
                 ));
             }
         }
@@ -211,6 +215,19 @@ impl MotionEvent {
     pub fn local_time(&self) -> Result<NaiveDateTime, EventError> {
         parse_time(&self.time)
     }
+}
+
+/// Seconds as read from JSON, kept to the microsecond.
+///
+/// serde_json, as this crate's users build it (without its `float_roundtrip` feature), may
+/// read a number of 16 or 17 significant digits one unit in the last place off: a duration
+/// such as `0.9333333333333333` (14 frames at 15 fps) then reads back from the event's own
+/// JSON as another value (found by `fuzz/motion_event`). A value kept to the microsecond and
+/// at most [`MAX_SECONDS`] has at most 15 significant digits, which read back exactly; the
+/// rounding is far below a frame's duration.
+pub(crate) fn to_microseconds(seconds: f64) -> f64 {
+    // `+ 0.0` turns a rounded -0.0 into 0.0.
+    (seconds * 1e6).round() / 1e6 + 0.0
 }
 
 /// Formats a timestamp the way the `time` field wants it.
@@ -509,6 +526,42 @@ mod tests {
         v["device_name"] = json!("<script>alert(1)</script>");
         let ev = parse(&v).expect("parses");
         assert_eq!(ev.message, "<img src=x onerror=alert(1)>");
+    }
+
+    #[test]
+    fn durations_read_back_from_the_events_own_json_unchanged() {
+        // Regression (fuzz/motion_event, crash-9f12be36…): a 28-digit duration was read as a
+        // value whose own JSON (`1.255666666266667e27`) read back one unit off; so were
+        // durations as ordinary as 14 frames at 15 fps.
+        for (text, kept) in [
+            ("0.9333333333333333", 0.933333),
+            ("116.98136096100001", 116.981361),
+            ("1e-7", 0.0),
+            ("-0.0000001", 0.0),
+            ("12.5", 12.5),
+            ("1000000000", 1e9),
+        ] {
+            let mut v = seed_json();
+            v["duration_s"] = serde_json::from_str(text).expect("a number");
+            let ev = parse(&v).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(ev.duration_s, Some(kept), "{text}");
+            let again = MotionEvent::from_json(&ev.to_json()).expect("re-parse");
+            assert_eq!(again, ev, "{text}");
+            assert_eq!(again.to_json(), ev.to_json(), "{text}");
+        }
+        for frames in 1..20_000u32 {
+            let mut ev = parse(&seed_json()).expect("seed");
+            ev.duration_s = Some(f64::from(frames) / 15.0);
+            let once = MotionEvent::from_json(&ev.to_json()).expect("parse");
+            let twice = MotionEvent::from_json(&once.to_json()).expect("re-parse");
+            assert_eq!(twice, once, "{frames} frames");
+        }
+        // Beyond the cap, the field is named.
+        for text in ["1255666666266666666666666666", "1e10", "-1"] {
+            let mut v = seed_json();
+            v["duration_s"] = serde_json::from_str(text).expect("a number");
+            assert_eq!(field_error(&v), "duration_s", "{text}");
+        }
     }
 
     #[test]

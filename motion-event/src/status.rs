@@ -69,7 +69,7 @@ impl DeviceStatus {
             });
         }
         let de = &mut serde_json::Deserializer::from_slice(bytes);
-        serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut status: DeviceStatus = serde_path_to_error::deserialize(de).map_err(|e| {
             let field = e.path().to_string();
             let reason = e.inner().to_string();
             if field.is_empty() || field == "." {
@@ -77,7 +77,32 @@ impl DeviceStatus {
             } else {
                 EventError::Field { field, reason }
             }
-        })
+        })?;
+        if let Some(age) = status.outbox_oldest_s {
+            // Kept to the microsecond, so that it reads back exactly (see `to_microseconds`).
+            let age = crate::event::to_microseconds(age);
+            if !(0.0..=crate::event::MAX_SECONDS).contains(&age) {
+                return Err(EventError::Field {
+                    field: "outbox_oldest_s".into(),
+                    reason: format!(
+                        "must be a number of seconds from 0 to {}, got {age}",
+                        crate::event::MAX_SECONDS
+                    ),
+                });
+            }
+            status.outbox_oldest_s = Some(age);
+        }
+        // Its own JSON can be a little longer than the input (`1` is written `1.0`): a
+        // heartbeat accepted here must fit the cap when written again (ksqlDB's rows are
+        // rebuilt into JSON, and a re-parse must not refuse what was accepted).
+        let size = status.to_json().len();
+        if size > crate::MAX_EVENT_BYTES {
+            return Err(EventError::TooLarge {
+                size,
+                max: crate::MAX_EVENT_BYTES,
+            });
+        }
+        Ok(status)
     }
 }
 
@@ -110,6 +135,52 @@ mod tests {
         let s = status();
         assert_eq!(DeviceStatus::from_json(&s.to_json())?, s);
         Ok(())
+    }
+
+    #[test]
+    fn a_heartbeat_accepted_at_the_size_cap_still_parses_once_written_again() {
+        // Regression (found by fuzz/device_status): 65,536 bytes of input with
+        // `"outbox_oldest_s":1` were accepted, but written as `1.0` they were two bytes over the
+        // cap, so the heartbeat's own JSON was refused.
+        let mut s = status();
+        s.outbox_oldest_s = Some(1.0);
+        s.last_error = Some(String::new());
+        let short = String::from_utf8(s.to_json())
+            .expect("utf8")
+            .replace("\"outbox_oldest_s\":1.0", "\"outbox_oldest_s\":1");
+        let pad = crate::MAX_EVENT_BYTES - short.len();
+        let input = short.replace(
+            "\"last_error\":\"\"",
+            &format!("\"last_error\":\"{}\"", "x".repeat(pad)),
+        );
+        assert_eq!(input.len(), crate::MAX_EVENT_BYTES);
+        match DeviceStatus::from_json(input.as_bytes()) {
+            Ok(parsed) => assert_eq!(DeviceStatus::from_json(&parsed.to_json()), Ok(parsed)),
+            Err(err) => assert!(matches!(err, EventError::TooLarge { .. }), "{err}"),
+        }
+        // Two bytes of padding less, and it fits either way.
+        let fits = input.replacen("xx", "", 1);
+        let parsed = DeviceStatus::from_json(fits.as_bytes()).expect("fits");
+        assert_eq!(DeviceStatus::from_json(&parsed.to_json()), Ok(parsed));
+    }
+
+    #[test]
+    fn the_oldest_step_age_reads_back_from_its_own_json_unchanged() {
+        // serde_json reads `0.9333333333333333` one unit in the last place off: kept to the
+        // microsecond, the age reads back as itself (the same fix as events' `duration_s`).
+        for (age, kept) in [(0.9333333333333333, 0.933333), (12.5, 12.5), (0.0, 0.0)] {
+            let mut s = status();
+            s.outbox_oldest_s = Some(age);
+            let once = DeviceStatus::from_json(&s.to_json()).expect("parse");
+            assert_eq!(once.outbox_oldest_s, Some(kept));
+            assert_eq!(DeviceStatus::from_json(&once.to_json()), Ok(once));
+        }
+        for age in [-1.0, 1e10] {
+            let mut s = status();
+            s.outbox_oldest_s = Some(age);
+            let err = DeviceStatus::from_json(&s.to_json()).expect_err("out of range");
+            assert_eq!(err.field_name(), Some("outbox_oldest_s"), "{err}");
+        }
     }
 
     #[test]

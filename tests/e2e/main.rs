@@ -4,7 +4,9 @@
 mod check;
 mod deliver;
 mod detect;
+mod faults;
 mod history;
+mod hostile;
 mod kafka;
 mod ksql_apply;
 mod ksqldb;

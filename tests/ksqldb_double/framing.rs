@@ -103,6 +103,26 @@ impl Framing {
         }
     }
 
+    /// The start of a header line that never ends, and the bytes to repeat after it; neither
+    /// holds a newline, so a client that buffers lines buffers all of it.
+    pub fn endless_header(self, query_id: &str) -> (Vec<u8>, &'static [u8]) {
+        let id = enc(json!(query_id));
+        match self {
+            Framing::Delimited => (
+                format!("{{\"queryId\":{id},\"columnNames\":[").into_bytes(),
+                b"\"X\",",
+            ),
+            Framing::PlainJson => (
+                format!("[{{\"queryId\":{id},\"columnNames\":[").into_bytes(),
+                b"\"X\",",
+            ),
+            Framing::StreamedRow | Framing::Legacy => (
+                format!("[{{\"header\":{{\"queryId\":{id},\"schema\":\"").into_bytes(),
+                b"`X` STRING, ",
+            ),
+        }
+    }
+
     /// An error while the query runs; the response ends after it.
     pub fn error(self, message: &str) -> Vec<u8> {
         let envelope = error_envelope(50000, message);
@@ -235,6 +255,21 @@ mod tests {
             String::from_utf8(f.error("boom")).expect("utf8"),
             "{\"errorMessage\":{\"@type\":\"generic_error\",\"error_code\":50000,\"message\":\"boom\"}},\n]"
         );
+    }
+
+    #[test]
+    fn an_endless_header_has_no_newline_and_starts_like_the_real_one() {
+        for f in [
+            Framing::Delimited,
+            Framing::StreamedRow,
+            Framing::PlainJson,
+            Framing::Legacy,
+        ] {
+            let (start, filler) = f.endless_header("q");
+            assert!(!start.contains(&b'\n') && !filler.contains(&b'\n'));
+            let real = f.header("q", COLUMNS);
+            assert_eq!(real[..start.len()], start[..], "{f:?}");
+        }
     }
 
     #[test]

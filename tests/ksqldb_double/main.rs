@@ -37,6 +37,8 @@ use crate::state::{Misbehaviour, Settings, State, Stats};
 #[derive(Parser)]
 #[command(
     name = "ksqldb-double",
+    // A later flag wins: tests add their own after the defaults their support code passes.
+    args_override_self = true,
     about = "TEST STAND-IN for ksqlDB (motion-in-motion tests only): serves MOTION_STREAM rows \
              from a real Kafka topic in ksqlDB's REST wire format, and misbehaves on demand. \
              It is NOT ksqlDB."

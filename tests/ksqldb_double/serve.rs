@@ -25,6 +25,12 @@ const SPLIT_PAUSE: Duration = Duration::from_millis(15);
 const LEGACY_KEEPALIVE: Duration = Duration::from_secs(1);
 /// When coalescing, how long to wait for more records to go in the same chunk.
 const COALESCE_WINDOW: Duration = Duration::from_millis(20);
+/// Endless headers and huge rows go out in writes of this size.
+const HOSTILE_CHUNK: usize = 64 * 1024;
+/// What stands in the non-UTF-8 row's first value before its bytes are swapped in.
+const NOT_UTF8_MARK: &str = "ksqldb-double-not-utf8";
+/// The bytes swapped in: a lone 0xFF 0xFE, and a lead byte followed by a non-continuation.
+const NOT_UTF8: &[u8] = b"bad-\xff\xfe-\xc3\x28";
 
 type Chunk = Result<Bytes, io::Error>;
 
@@ -137,13 +143,24 @@ pub struct Query {
 
 /// Runs `query` until it ends or its client leaves. Called in a task of its own.
 pub async fn run(state: Arc<State>, query: Query, tx: mpsc::Sender<Chunk>) {
-    let misbehaviour = state.misbehaviour();
+    let mut misbehaviour = state.misbehaviour();
+    if !(query.select.push && query.served.name == state.settings.stream) {
+        // The hostile modes are for the events' push queries only.
+        misbehaviour.truncate_after_rows = None;
+        misbehaviour.invalid_utf8_after_rows = None;
+        misbehaviour.endless_header_bytes = None;
+        misbehaviour.huge_row_bytes = None;
+    }
     let mut out = Out {
         tx,
         split: misbehaviour.split_rows,
         coalesce: misbehaviour.coalesce_rows,
         last_write: Instant::now(),
     };
+    if let Some(bytes) = misbehaviour.endless_header_bytes {
+        endless_header(&state, &query, bytes, &mut out).await;
+        return;
+    }
     // The header goes out as soon as the query exists, before it reads anything (§6).
     if out
         .write(query.framing.header(&query.id, query.served.columns))
@@ -151,6 +168,11 @@ pub async fn run(state: Arc<State>, query: Query, tx: mpsc::Sender<Chunk>) {
         .is_err()
     {
         return;
+    }
+    if let Some(bytes) = misbehaviour.huge_row_bytes {
+        if huge_row(&state, &query, bytes, &mut out).await.is_err() {
+            return;
+        }
     }
     let bootstrap = state.settings.bootstrap.clone();
     let served = query.served.clone();
@@ -199,6 +221,122 @@ enum End {
     Limit,
     Error(String),
     Drop,
+    /// Half an element was sent; the response ends there, without an end marker.
+    Truncated,
+}
+
+/// Writes `total` bytes of the hostile `element` (its start, then `filler` repeated, then
+/// `end`) in [`HOSTILE_CHUNK`]s, counting what went out. `Err` when the client hung up first.
+async fn hostile(
+    state: &State,
+    out: &mut Out,
+    start: Vec<u8>,
+    filler: &[u8],
+    end: &[u8],
+    total: u64,
+) -> Result<(), Gone> {
+    let total = usize::try_from(total).unwrap_or(usize::MAX);
+    let mut chunk = start;
+    let mut sent = 0usize;
+    let block: Vec<u8> = filler
+        .iter()
+        .copied()
+        .cycle()
+        .take(HOSTILE_CHUNK.next_multiple_of(filler.len().max(1)))
+        .collect();
+    loop {
+        let room = total.saturating_sub(sent + end.len());
+        if chunk.len() < HOSTILE_CHUNK && room > chunk.len() {
+            let take = (HOSTILE_CHUNK - chunk.len()).min(room - chunk.len());
+            chunk.extend_from_slice(&block[..take.min(block.len())]);
+        }
+        let last = sent + chunk.len() + end.len() >= total;
+        if last {
+            chunk.extend_from_slice(end);
+        }
+        let n = chunk.len();
+        if out.write(std::mem::take(&mut chunk)).await.is_err() {
+            bump(&state.stats.hostile_cut);
+            return Err(Gone);
+        }
+        sent += n;
+        state
+            .stats
+            .hostile_bytes
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        if last {
+            return Ok(());
+        }
+    }
+}
+
+/// A header line that never ends: `bytes` without a newline, then the connection is cut.
+async fn endless_header(state: &State, query: &Query, bytes: u64, out: &mut Out) {
+    bump(&state.stats.endless_headers);
+    let (start, filler) = query.framing.endless_header(&query.id);
+    eprintln!(
+        "ksqldb-double: query {} gets an endless header ({bytes} bytes, no newline)",
+        query.id
+    );
+    if hostile(state, out, start, filler, b"", bytes).await.is_ok() {
+        bump(&state.stats.dropped);
+        out.abort().await;
+    }
+}
+
+/// One row element `bytes` long: a valid row whose MESSAGE is huge, newline included.
+async fn huge_row(state: &State, query: &Query, bytes: u64, out: &mut Out) -> Result<(), Gone> {
+    bump(&state.stats.huge_rows);
+    let mark = "ksqldb-double-huge-row-filler";
+    let values: Vec<serde_json::Value> = query
+        .served
+        .columns
+        .iter()
+        .map(|c| match c.name {
+            "MESSAGE" => serde_json::Value::from(mark),
+            "EVENT_ID" => serde_json::Value::from(format!("huge-{}", query.id)),
+            _ => serde_json::Value::Null,
+        })
+        .collect();
+    let element = query.framing.row(&values);
+    let text = String::from_utf8_lossy(&element);
+    let (start, end) = text.split_once(mark).unwrap_or((&text, ""));
+    eprintln!(
+        "ksqldb-double: query {} gets a huge row ({bytes} bytes)",
+        query.id
+    );
+    hostile(
+        state,
+        out,
+        start.as_bytes().to_vec(),
+        b"A",
+        end.as_bytes(),
+        bytes,
+    )
+    .await
+}
+
+/// A row the width of the stream's whose first value holds bytes that are not UTF-8.
+fn not_utf8_row(query: &Query) -> Vec<u8> {
+    let values: Vec<serde_json::Value> = query
+        .served
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, _)| match i {
+            0 => serde_json::Value::from(NOT_UTF8_MARK),
+            _ => serde_json::Value::Null,
+        })
+        .collect();
+    let element = query.framing.row(&values);
+    let at = element
+        .windows(NOT_UTF8_MARK.len())
+        .position(|w| w == NOT_UTF8_MARK.as_bytes())
+        .unwrap_or(0);
+    let mut bytes = element[..at].to_vec();
+    bytes.extend_from_slice(NOT_UTF8);
+    bytes.extend_from_slice(&element[(at + NOT_UTF8_MARK.len()).min(element.len())..]);
+    bytes
 }
 
 async fn finish(state: &State, query: &Query, end: End, out: &mut Out) {
@@ -225,6 +363,7 @@ async fn finish(state: &State, query: &Query, end: End, out: &mut Out) {
             bump(&state.stats.dropped);
             out.abort().await;
         }
+        End::Truncated => bump(&state.stats.truncated),
     }
     // Dropping `out` now ends the response normally (the chunked terminator), unless aborted.
 }
@@ -301,7 +440,16 @@ async fn follow(
         }),
         (misbehaviour.complete_after_rows, || End::Completed),
     ];
+    let truncate_at = misbehaviour.truncate_after_rows;
+    let mut not_utf8_at = misbehaviour.invalid_utf8_after_rows;
     loop {
+        if not_utf8_at.is_some_and(|at| sent >= at) {
+            not_utf8_at = None;
+            if out.write(not_utf8_row(query)).await.is_err() {
+                return End::Gone;
+            }
+            bump(&state.stats.invalid_utf8_rows);
+        }
         let keepalive_at = out.last_write + LEGACY_KEEPALIVE;
         let record = tokio::select! {
             () = out.tx.closed() => return End::Gone,
@@ -334,7 +482,15 @@ async fn follow(
             .filter_map(|(n, _)| n.map(|n| n.saturating_sub(sent)))
             .chain(limit_left)
             .min();
-        let elements = rows(query, records, &mut budget);
+        let mut elements = rows(query, records, &mut budget);
+        // The element to cut in half, when the truncation point falls in this batch.
+        let cut = match truncate_at {
+            Some(at) if sent + elements.len() as u64 > at => {
+                let keep = usize::try_from(at.saturating_sub(sent)).unwrap_or(0);
+                elements.drain(keep..).next()
+            }
+            _ => None,
+        };
         let n = elements.len() as u64;
         if out.elements(elements).await.is_err() {
             return End::Gone;
@@ -344,6 +500,13 @@ async fn follow(
             .stats
             .rows_sent
             .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        if let Some(mut element) = cut {
+            element.truncate(element.len() / 2);
+            if out.write(element).await.is_err() {
+                return End::Gone;
+            }
+            return End::Truncated;
+        }
         if let Some(l) = &mut limit_left {
             *l = l.saturating_sub(n);
             if *l == 0 {

@@ -11,7 +11,9 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 /// Misbehaviour on demand. Drops, errors and completions apply to push queries only: a pull
-/// query must be able to finish, or a client could never catch up.
+/// query must be able to finish, or a client could never catch up. The hostile modes (a
+/// truncated element, bytes that are not UTF-8, an endless header, a huge row) apply to push
+/// queries on the events stream only, so heartbeats and backfills stay well-formed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct Misbehaviour {
@@ -34,6 +36,23 @@ pub struct Misbehaviour {
     /// Drop each push query's connection this many seconds after it started.
     #[arg(long, value_name = "SECONDS")]
     pub drop_every_s: Option<f64>,
+    /// After this many rows, send only the first half of the next row's element and end the
+    /// response there (cleanly: a server that stopped mid-element). That row's event is then
+    /// only to be had from the client's next backfill.
+    #[arg(long, value_name = "N")]
+    pub truncate_after_rows: Option<u64>,
+    /// After this many rows, send one extra row whose first value holds bytes that are not
+    /// UTF-8 (`\xff\xfe`, `\xc3\x28`), then go on as usual.
+    #[arg(long, value_name = "N")]
+    pub invalid_utf8_after_rows: Option<u64>,
+    /// Instead of the header, send a header line that never ends: up to this many bytes with
+    /// no newline (as fast as the client reads), then cut the connection.
+    #[arg(long, value_name = "BYTES")]
+    pub endless_header_bytes: Option<u64>,
+    /// Right after the header, send one row element this many bytes long (a huge MESSAGE),
+    /// ended by its newline, then go on as usual.
+    #[arg(long, value_name = "BYTES")]
+    pub huge_row_bytes: Option<u64>,
 }
 
 /// Something to do to every open push query now (`POST /test-double/act`).
@@ -99,6 +118,18 @@ pub struct Stats {
     pub dropped: AtomicU64,
     pub errored: AtomicU64,
     pub completed: AtomicU64,
+    /// Responses ended mid-element (`truncate_after_rows`).
+    pub truncated: AtomicU64,
+    /// Rows sent with bytes that are not UTF-8 (`invalid_utf8_after_rows`).
+    pub invalid_utf8_rows: AtomicU64,
+    /// Endless headers started (`endless_header_bytes`).
+    pub endless_headers: AtomicU64,
+    /// Huge rows started (`huge_row_bytes`).
+    pub huge_rows: AtomicU64,
+    /// Bytes of endless headers and huge rows handed to the connection, in total.
+    pub hostile_bytes: AtomicU64,
+    /// Endless headers and huge rows the client hung up on before their end.
+    pub hostile_cut: AtomicU64,
 }
 
 pub fn bump(counter: &AtomicU64) {
@@ -183,6 +214,12 @@ impl State {
             "dropped": get(&s.dropped),
             "errored": get(&s.errored),
             "completed": get(&s.completed),
+            "truncated": get(&s.truncated),
+            "invalid_utf8_rows": get(&s.invalid_utf8_rows),
+            "endless_headers": get(&s.endless_headers),
+            "huge_rows": get(&s.huge_rows),
+            "hostile_bytes": get(&s.hostile_bytes),
+            "hostile_cut": get(&s.hostile_cut),
         })
     }
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use motion_event::settings::{KafkaSettings, S3Settings, Secret};
 
 pub mod desktop;
+pub mod faults;
 pub mod ksqldb;
 pub mod node;
 pub mod servers;

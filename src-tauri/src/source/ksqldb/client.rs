@@ -115,6 +115,9 @@ impl Client {
             .http2_keep_alive_interval(Duration::from_secs(30))
             .http2_keep_alive_timeout(Duration::from_secs(20))
             .http2_keep_alive_while_idle(true)
+            // A fresh connection per query: queries are few, and an idle pooled connection
+            // that went stale (a wedged proxy) would hang the next one.
+            .pool_max_idle_per_host(0)
             // ksqlDB's query endpoints never redirect; following one could carry the
             // credentials to another host.
             .redirect(reqwest::redirect::Policy::none())
@@ -407,6 +410,16 @@ impl<T: Row> QueryStream<T> {
         for frame in frames {
             self.absorb(frame);
         }
+        // A line over the limit after complete frames in the same read: those frames are
+        // handed out first, then the stream fails, as with an in-stream error.
+        if let Some(err) = self.parser.error() {
+            self.ended
+                .get_or_insert_with(|| "a response line was too long".into());
+            self.failure.get_or_insert(KsqlDbError::Protocol {
+                query: self.label,
+                reason: err.to_string(),
+            });
+        }
         Ok(())
     }
 
@@ -526,6 +539,21 @@ mod tests {
         let (ids, end) = drain(stream(body)).await;
         assert_eq!(ids, ["a"]);
         assert_eq!(end.as_deref(), Ok(r#"the server said "Query Completed""#));
+    }
+
+    #[tokio::test]
+    async fn rows_read_with_an_overlong_line_are_kept_and_then_the_stream_fails_naming_the_limit() {
+        // One read holding the header, a good row and a row over the limit (a hostile server):
+        // the good row is handed out, then the stream fails instead of buffering on.
+        let huge = format!("[\"{}\"]", "x".repeat(super::super::wire::MAX_LINE_BYTES));
+        let body = format!("{HEADER}\n{}\n{huge}\n{}\n", row("a"), row("b"));
+        let (ids, end) = drain(stream(body)).await;
+        assert_eq!(ids, ["a"]);
+        let err = end.expect_err("an overlong line is an error");
+        assert!(
+            err.contains("longer than the limit of 1048576 bytes"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

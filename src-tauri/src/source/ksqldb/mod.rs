@@ -51,6 +51,14 @@ const BACKFILL_SETTLE: Duration = Duration::from_secs(2);
 const BACKFILL_OVERLAP: Duration = Duration::from_secs(10 * 60);
 /// Backfilled events applied per transaction.
 const BACKFILL_BATCH: usize = 500;
+/// After this long without a live row, a pull query checks that the push query is not stuck:
+/// a connection can stay open while nothing flows (a wedged proxy or server), and neither TCP
+/// keep-alive nor HTTP/2 pings notice a peer that is alive but stalled. Each check costs one
+/// stream pull query (a scan of the topic server-side), so it runs only while the stream is quiet.
+const LIVENESS_PROBE: Duration = Duration::from_secs(60);
+/// A liveness probe that gets no complete answer in this long means the server (or the path to
+/// it) is stuck as well: reconnect.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
 /// A connection that lasted this long, or delivered a live row, resets the backoff.
 const HEALTHY_SESSION: Duration = Duration::from_secs(10);
 
@@ -195,9 +203,16 @@ async fn follow(
 
     let settle = tokio::time::sleep(BACKFILL_SETTLE);
     tokio::pin!(settle);
+    let probe = tokio::time::sleep(LIVENESS_PROBE);
+    tokio::pin!(probe);
     let mut waiting = true;
     let mut running: Option<Backfill> = None;
     let mut again = false;
+    // A liveness probe is running, and how many events it brought that the push query had not.
+    let mut probing = false;
+    let mut probe_found = 0u64;
+    let probe_deadline = tokio::time::sleep(PROBE_TIMEOUT);
+    tokio::pin!(probe_deadline);
     let start = || Backfill::start(client.clone(), stream.clone(), since);
     loop {
         tokio::select! {
@@ -222,10 +237,28 @@ async fn follow(
                 }
                 *live_rows += events.len() as u64;
                 apply(cache, &events, report).await?;
+                probe.as_mut().reset(Instant::now() + LIVENESS_PROBE);
             }
             () = &mut settle, if waiting => {
                 waiting = false;
                 running = Some(start());
+            }
+            () = &mut probe, if running.is_none() && !waiting => {
+                let since = backfill_since(cache.newest().await?);
+                tracing::debug!(since_ms = since, "quiet push query: checking it with a pull query");
+                probing = true;
+                probe_found = 0;
+                probe_deadline.as_mut().reset(Instant::now() + PROBE_TIMEOUT);
+                running = Some(Backfill::start(client.clone(), stream.clone(), since));
+            }
+            () = &mut probe_deadline, if probing => {
+                return Err(KsqlDbError::Protocol {
+                    query: "push",
+                    reason: format!(
+                        "it went silent, and a pull query to check it got no answer in {} s",
+                        PROBE_TIMEOUT.as_secs()
+                    ),
+                });
             }
             msg = async {
                 match running.as_mut() {
@@ -233,11 +266,29 @@ async fn follow(
                     None => std::future::pending().await,
                 }
             } => match msg {
-                Some(BackfillMsg::Events(events)) => apply(cache, &events, report).await?,
+                Some(BackfillMsg::Events(events)) => {
+                    let changed = apply(cache, &events, report).await?;
+                    if probing {
+                        probe_found += changed;
+                    }
+                }
                 Some(BackfillMsg::Done(rows)) => {
-                    tracing::info!(rows, since_ms = since, "backfill complete");
+                    if std::mem::take(&mut probing) {
+                        if probe_found > 0 {
+                            return Err(KsqlDbError::Protocol {
+                                query: "push",
+                                reason: format!(
+                                    "it went silent: a pull query found {probe_found} new \
+                                     events it never delivered"
+                                ),
+                            });
+                        }
+                    } else {
+                        tracing::info!(rows, since_ms = since, "backfill complete");
+                    }
                     running = again.then(start);
                     again = false;
+                    probe.as_mut().reset(Instant::now() + LIVENESS_PROBE);
                 }
                 Some(BackfillMsg::Failed(err)) => return Err(err),
                 None => {
@@ -251,13 +302,15 @@ async fn follow(
     }
 }
 
+/// Upserts `events`; returns how many cached events changed.
 async fn apply(
     cache: &Cache,
     events: &[MotionEvent],
     report: &Report<'_>,
-) -> Result<(), KsqlDbError> {
-    report.changed(cache.apply(events, &[]).await?);
-    Ok(())
+) -> Result<u64, KsqlDbError> {
+    let changed = cache.apply(events, &[]).await?;
+    report.changed(changed);
+    Ok(changed)
 }
 
 enum BackfillMsg {

@@ -15,8 +15,10 @@
 
 use serde_json::{Map, Value};
 
-/// Longest line accepted. Events are capped at 64 KiB; a line this long without a newline is a
-/// framing we did not ask for (the newline-free `application/json` array) or a broken server.
+/// Longest line (one element, without its `\n`) accepted, whether it arrived whole or is still
+/// arriving: the most the parser buffers. Events are capped at 64 KiB; a line this long is a
+/// framing we did not ask for (the newline-free `application/json` array), a broken server or a
+/// hostile one (a header that never ends, a 20 MB row), and the response is refused.
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 
 /// One element of a query response.
@@ -46,8 +48,10 @@ impl Frame {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WireError {
-    #[error("a response line is longer than {MAX_LINE_BYTES} bytes; is the server speaking another framing?")]
-    LineTooLong,
+    /// A line (one element) longer than the parser's limit ([`MAX_LINE_BYTES`] unless set with
+    /// [`Parser::with_line_limit`]), complete or still without its newline.
+    #[error("a response line is longer than the limit of {limit} bytes; is the server speaking another framing?")]
+    LineTooLong { limit: usize },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,13 +61,23 @@ enum Framing {
 }
 
 /// Incremental parser of one response body.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Parser {
     buf: Vec<u8>,
     /// Where to resume looking for `\n` in `buf`: bytes before it hold none.
     scanned: usize,
     framing: Option<Framing>,
     ended: bool,
+    /// Longest line accepted, in bytes, not counting its `\n`.
+    max_line: usize,
+    /// Set once a line was too long: the parser reads nothing more.
+    failed: Option<WireError>,
+}
+
+impl Default for Parser {
+    fn default() -> Parser {
+        Parser::with_line_limit(MAX_LINE_BYTES)
+    }
 }
 
 impl Parser {
@@ -71,38 +85,77 @@ impl Parser {
         Parser::default()
     }
 
+    /// A parser that refuses lines longer than `max_line` bytes (tests and fuzzing use small
+    /// limits to reach the limit with small inputs).
+    pub fn with_line_limit(max_line: usize) -> Parser {
+        Parser {
+            buf: Vec::new(),
+            scanned: 0,
+            framing: None,
+            ended: false,
+            max_line,
+            failed: None,
+        }
+    }
+
     /// Feeds the next bytes of the body; returns the frames completed by them. Nothing after a
     /// terminal frame is returned.
+    ///
+    /// A line longer than the limit fails the parser, whether it arrived whole or is still
+    /// without its newline, so the outcome never depends on how the body was cut into reads.
+    /// The frames completed before that line in this read are still returned (`Ok`, and
+    /// [`error`](Self::error) then says why the parser stopped); with none, the error is
+    /// returned at once. Every later `feed` returns the error, and `finish` adds nothing.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<Vec<Frame>, WireError> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
         let mut frames = Vec::new();
         if self.ended {
             return Ok(frames);
         }
         self.buf.extend_from_slice(chunk);
-        let Some(last) = self.buf[self.scanned..].iter().rposition(|&b| b == b'\n') else {
-            self.scanned = self.buf.len();
-            return if self.buf.len() > MAX_LINE_BYTES {
-                Err(WireError::LineTooLong)
-            } else {
-                Ok(frames)
-            };
-        };
-        // Everything up to the last newline is whole lines; the rest waits for more bytes.
-        let complete: Vec<u8> = self.buf.drain(..=self.scanned + last).collect();
-        self.scanned = self.buf.len();
-        for line in complete.split(|&b| b == b'\n') {
-            if let Some(frame) = self.line(line) {
-                let terminal = frame.is_terminal();
-                frames.push(frame);
-                if terminal {
-                    self.ended = true;
-                    self.buf = Vec::new();
-                    self.scanned = 0;
-                    break;
+        if let Some(last) = self.buf[self.scanned..].iter().rposition(|&b| b == b'\n') {
+            // Everything up to the last newline is whole lines; the rest waits for more bytes.
+            let complete: Vec<u8> = self.buf.drain(..=self.scanned + last).collect();
+            // Without the final `\n`, so that `split` yields exactly the complete lines.
+            for line in complete[..complete.len() - 1].split(|&b| b == b'\n') {
+                if line.len() > self.max_line {
+                    return self.fail(frames);
+                }
+                if let Some(frame) = self.line(line) {
+                    let terminal = frame.is_terminal();
+                    frames.push(frame);
+                    if terminal {
+                        self.ended = true;
+                        self.buf = Vec::new();
+                        self.scanned = 0;
+                        return Ok(frames);
+                    }
                 }
             }
         }
+        self.scanned = self.buf.len();
+        if self.buf.len() > self.max_line {
+            // The unfinished line is already too long: its newline will not make it shorter.
+            return self.fail(frames);
+        }
         Ok(frames)
+    }
+
+    fn fail(&mut self, frames: Vec<Frame>) -> Result<Vec<Frame>, WireError> {
+        let err = WireError::LineTooLong {
+            limit: self.max_line,
+        };
+        self.failed = Some(err.clone());
+        self.ended = true;
+        self.buf = Vec::new();
+        self.scanned = 0;
+        if frames.is_empty() {
+            Err(err)
+        } else {
+            Ok(frames)
+        }
     }
 
     /// The body ended: parses what is left. On the JSON framing the last element has no
@@ -116,9 +169,14 @@ impl Parser {
         self.line(&rest).into_iter().collect()
     }
 
-    /// Whether a terminal frame was seen or the body was finished.
+    /// Whether a terminal frame was seen, the body was finished, or the parser failed.
     pub fn ended(&self) -> bool {
         self.ended
+    }
+
+    /// Why the parser stopped reading, if a line was too long.
+    pub fn error(&self) -> Option<&WireError> {
+        self.failed.as_ref()
     }
 
     fn line(&mut self, raw: &[u8]) -> Option<Frame> {
@@ -834,7 +892,90 @@ mod tests {
                 break;
             }
         }
-        assert_eq!(result, Err(WireError::LineTooLong));
+        assert_eq!(
+            result,
+            Err(WireError::LineTooLong {
+                limit: MAX_LINE_BYTES
+            })
+        );
+        // The buffer was let go, not kept at the limit.
+        assert!(parser.buf.capacity() == 0);
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_refused_however_the_bytes_are_split() {
+        // Regression: the limit was only checked while a line had no newline yet, so the same
+        // oversized line was refused when it came in pieces and parsed when it came in one
+        // read (or after a newline in the same read).
+        let header = concat!(
+            r#"{"queryId":"q","columnNames":["A"],"columnTypes":["STRING"]}"#,
+            "\n"
+        );
+        let huge = format!("[\"{}\"]\n", "x".repeat(MAX_LINE_BYTES));
+        let body = format!("{header}{huge}[\"after\"]\n");
+        let mut whole = Parser::new();
+        let in_one_read = whole.feed(body.as_bytes());
+        let mut pieces = Parser::new();
+        let mut in_pieces = Vec::new();
+        let mut failed = None;
+        for chunk in body.as_bytes().chunks(64 * 1024) {
+            match pieces.feed(chunk) {
+                Ok(frames) => in_pieces.extend(frames),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        assert_eq!(
+            failed,
+            Some(WireError::LineTooLong {
+                limit: MAX_LINE_BYTES
+            })
+        );
+        // The header before the long line is not lost in either case.
+        assert_eq!(in_one_read.as_ref().map(Vec::len), Ok(1), "{in_one_read:?}");
+        assert_eq!(in_pieces.len(), 1);
+        assert_eq!(whole.error(), failed.as_ref());
+        assert_eq!(pieces.error(), failed.as_ref());
+        // Sticky: nothing more is read, and finishing adds nothing.
+        assert_eq!(
+            whole.feed(b"[\"later\"]\n"),
+            Err(WireError::LineTooLong {
+                limit: MAX_LINE_BYTES
+            })
+        );
+        assert!(whole.finish().is_empty());
+    }
+
+    #[test]
+    fn a_smaller_limit_applies_to_whole_lines_and_to_the_unfinished_one() {
+        let limit = 9;
+        let run = |pieces: &[&[u8]]| {
+            let mut p = Parser::with_line_limit(limit);
+            let mut frames = Vec::new();
+            for piece in pieces {
+                match p.feed(piece) {
+                    Ok(f) => frames.extend(f),
+                    Err(_) => break,
+                }
+            }
+            frames.extend(p.finish());
+            (frames, p.error().cloned())
+        };
+        // Exactly the limit is fine, one more byte is not, whether or not a newline follows.
+        // (`{}` first: a delimited body; an empty object is an element to ignore.)
+        let (frames, err) = run(&[b"{}\n[\"12345\"]\n[\"123456\"]"]);
+        assert_eq!(frames, vec![Frame::Row(vec![Value::from("12345")])]);
+        assert_eq!(err, Some(WireError::LineTooLong { limit }));
+        assert_eq!(
+            run(&[b"{}\n[\"12345\"]\n[\"12", b"3456\"]\n"]),
+            (frames.clone(), err.clone())
+        );
+        assert_eq!(run(&[b"{}\n[\"12345\"]\n[\"123456\"]\n"]), (frames, err));
+        assert!(WireError::LineTooLong { limit }
+            .to_string()
+            .contains("9 bytes"));
     }
 
     #[test]
