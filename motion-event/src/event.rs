@@ -257,7 +257,9 @@ fn parse_time(s: &str) -> Result<NaiveDateTime, EventError> {
         .map_err(|e| EventError::field("time", format!("is not a real date and time ({e}): {s:?}")))
 }
 
-fn check_id(value: &str, field: &str) -> Result<(), EventError> {
+/// Checks an id the way events are checked (`event_id`, `device_id`): non-empty, at most 128
+/// characters, only ASCII letters, digits and `- _ . :`. `field` names it in the error.
+pub fn check_id(value: &str, field: &str) -> Result<(), EventError> {
     if value.is_empty() {
         return Err(EventError::field(field, "is empty"));
     }

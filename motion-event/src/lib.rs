@@ -8,5 +8,7 @@ mod event;
 pub mod settings;
 mod status;
 
-pub use event::{format_time, EventError, EventKind, MotionEvent, MAX_EVENT_BYTES, TIME_FORMAT};
+pub use event::{
+    check_id, format_time, EventError, EventKind, MotionEvent, MAX_EVENT_BYTES, TIME_FORMAT,
+};
 pub use status::{CameraState, DeviceStatus};

@@ -247,19 +247,22 @@ pub fn main() -> ExitCode {
 }
 
 impl Common {
-    fn kafka(&self) -> Option<KafkaSettings> {
-        self.kafka_bootstrap.as_ref().map(|bootstrap| {
-            let mut settings = KafkaSettings::plaintext(bootstrap.clone());
-            settings.topic = self.topic.clone();
-            settings.status_topic = self.status_topic.clone();
-            settings
-        })
+    fn kafka(&self) -> Result<Option<KafkaSettings>> {
+        let Some(bootstrap) = &self.kafka_bootstrap else {
+            return Ok(None);
+        };
+        crate::settings::check_bootstrap(bootstrap)
+            .map_err(|reason| anyhow::anyhow!("--kafka-bootstrap {reason}"))?;
+        let mut settings = KafkaSettings::plaintext(bootstrap.clone());
+        settings.topic = self.topic.clone();
+        settings.status_topic = self.status_topic.clone();
+        Ok(Some(settings))
     }
 
     /// ksqlDB when a URL is given, else Kafka when a bootstrap is given, else nothing.
     fn source(&self) -> Result<Option<EventSource>> {
         let Some(url) = self.ksqldb_url.clone().filter(|u| !u.trim().is_empty()) else {
-            return Ok(self.kafka().map(EventSource::Kafka));
+            return Ok(self.kafka()?.map(EventSource::Kafka));
         };
         let key = self.ksqldb_key.clone().filter(|k| !k.is_empty());
         let secret = self.ksqldb_secret.clone().filter(|s| !s.is_empty());
@@ -312,25 +315,29 @@ fn run_headless(common: &Common, command: Command) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let db = common.db_path()?;
-        let cache = Cache::open(&db).await?;
+        // Everything given is checked before the cache is opened: a refused start must not
+        // create (or touch) it.
+        if let Command::Sync {
+            exit_when_idle,
+            notify,
+            retention_days,
+        } = command
+        {
+            let source = common
+                .source()?
+                .context("sync needs an event source: pass --ksqldb-url or --kafka-bootstrap")?;
+            let idle_exit = exit_when_idle.map(Duration::from_secs);
+            // The window's settings: the same alert choices (mutes, quiet hours, hold-off)
+            // and retention apply headless. A bad file is an error, never overwritten.
+            let settings = Settings::load(&common.config_dir()?)?;
+            let retention_days = retention_days.unwrap_or(settings.retention_days);
+            let alerts = notify.then_some(settings.alerts);
+            let cache = Cache::open(&common.db_path()?).await?;
+            return sync(source, cache, idle_exit, alerts, retention_days).await;
+        }
+        let cache = Cache::open(&common.db_path()?).await?;
         match command {
-            Command::Sync {
-                exit_when_idle,
-                notify,
-                retention_days,
-            } => {
-                let source = common.source()?.context(
-                    "sync needs an event source: pass --ksqldb-url or --kafka-bootstrap",
-                )?;
-                let idle_exit = exit_when_idle.map(Duration::from_secs);
-                // The window's settings: the same alert choices (mutes, quiet hours, hold-off)
-                // and retention apply headless. A bad file is an error, never overwritten.
-                let settings = Settings::load(&common.config_dir()?)?;
-                let retention_days = retention_days.unwrap_or(settings.retention_days);
-                let alerts = notify.then_some(settings.alerts);
-                sync(source, cache, idle_exit, alerts, retention_days).await
-            }
+            Command::Sync { .. } => unreachable!("handled above"),
             Command::Search { filter, json } => search(&cache, &filter, json).await,
             Command::Export { filter, format } => export(&cache, &filter, format).await,
             Command::Devices => devices(&cache).await,

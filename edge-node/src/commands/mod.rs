@@ -21,6 +21,18 @@ pub fn load_config(path: Option<&Path>) -> Result<Config> {
 /// Checks the capture, detect and record settings (naming the section and setting at fault)
 /// and reads the mask, so a bad config fails before any camera is opened.
 pub fn check_stages(config: &Config) -> Result<Option<Mask>> {
+    // Every event carries the device id: one it could not carry would fail every publish.
+    motion_event::check_id(&config.device.id, "device.id")
+        .map_err(anyhow::Error::msg)
+        .context("invalid [device] settings")?;
+    if let Some(endpoint) = config.s3.as_ref().and_then(|s3| s3.endpoint.as_deref()) {
+        let lower = endpoint.trim().to_ascii_lowercase();
+        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+            anyhow::bail!(
+                "invalid [s3] settings: s3.endpoint must be an http:// or https:// URL, got {endpoint:?}"
+            );
+        }
+    }
     config
         .capture
         .validate()

@@ -213,18 +213,7 @@ impl Settings {
             return Err(invalid("ksqldb_key", "set ksqldb_url too"));
         }
         if let Some(bootstrap) = &self.kafka_bootstrap {
-            for server in bootstrap.split(',') {
-                let ok = server
-                    .trim()
-                    .rsplit_once(':')
-                    .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-                if !ok {
-                    return Err(invalid(
-                        "kafka_bootstrap",
-                        "must be host:port, comma-separated",
-                    ));
-                }
-            }
+            check_bootstrap(bootstrap).map_err(|reason| invalid("kafka_bootstrap", &reason))?;
         }
         if let Some(s3) = &self.s3_read {
             if s3.bucket.trim().is_empty() {
@@ -247,6 +236,24 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// Kafka bootstrap servers: `host:port`, comma-separated, each port a number up to 65535 and
+/// each host a name or address without spaces.
+pub fn check_bootstrap(bootstrap: &str) -> Result<(), String> {
+    for server in bootstrap.split(',') {
+        let ok = server.trim().rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty()
+                && !host.contains(char::is_whitespace)
+                && port.parse::<u16>().is_ok_and(|p| p > 0)
+        });
+        if !ok {
+            return Err(format!(
+                "must be host:port, comma-separated; {server:?} is not"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
