@@ -123,6 +123,15 @@ impl Cameras {
     }
 
     /// Ctrl-C to every camera; each delivers its queue and exits.
+    /// After a fault: two more events each, and everything recorded so far delivered; then
+    /// Ctrl-C. Returns every camera's output lines.
+    fn finish(self) -> Vec<Value> {
+        let after = self.counts(Clips::Spooled);
+        self.wait_each(Clips::Spooled, 2, &after);
+        self.wait_each(Clips::Delivered, 0, &after);
+        self.stop()
+    }
+
     fn stop(mut self) -> Vec<Value> {
         for cam in self.running.drain(..) {
             self.lines.extend(cam.interrupt(STOP));
@@ -177,11 +186,7 @@ fn kafka_broker_restart() -> Outcome {
     cams.wait_each(Clips::Spooled, 3, &cams.counts(Clips::Spooled));
     kafka.resume();
     let up = now_ms();
-    // Two more events each, and everything recorded so far delivered; then Ctrl-C.
-    let after = cams.counts(Clips::Spooled);
-    cams.wait_each(Clips::Spooled, 2, &after);
-    cams.wait_each(Clips::Delivered, 0, &after);
-    let lines = cams.stop();
+    let lines = cams.finish();
 
     let books = Books {
         db: &db,
@@ -234,11 +239,7 @@ fn s3_down_60s() -> Outcome {
     sleep(Duration::from_secs(60));
     s3.resume();
     let up = now_ms();
-    // Two more events each, and everything recorded so far delivered; then Ctrl-C.
-    let after = cams.counts(Clips::Spooled);
-    cams.wait_each(Clips::Spooled, 2, &after);
-    cams.wait_each(Clips::Delivered, 0, &after);
-    let lines = cams.stop();
+    let lines = cams.finish();
 
     let books = Books {
         db: &db,
@@ -317,11 +318,7 @@ fn ksqldb_misbehaving() -> Outcome {
     sleep(Duration::from_secs(20));
     double.thaw();
     windows.push((from, now_ms()));
-    // Two more events each, and everything recorded so far delivered; then Ctrl-C.
-    let after = cams.counts(Clips::Spooled);
-    cams.wait_each(Clips::Spooled, 2, &after);
-    cams.wait_each(Clips::Delivered, 0, &after);
-    let lines = cams.stop();
+    let lines = cams.finish();
 
     let books = Books {
         db: &db,

@@ -3,24 +3,11 @@
 
 use motion_e2e::{unique, Stack};
 use motion_event::settings::Secret;
-use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutPayload};
 
 fn store(settings: &motion_event::settings::S3Settings) -> impl ObjectStore {
-    AmazonS3Builder::new()
-        .with_bucket_name(&settings.bucket)
-        .with_region(&settings.region)
-        .with_endpoint(settings.endpoint.as_deref().expect("local endpoint"))
-        .with_allow_http(true)
-        .with_access_key_id(&settings.access_key_id)
-        .with_secret_access_key(settings.secret_access_key.expose())
-        .with_retry(object_store::RetryConfig {
-            max_retries: 0,
-            ..Default::default()
-        })
-        .build()
-        .expect("store")
+    motion_e2e::s3_store(settings)
 }
 
 #[tokio::test]

@@ -134,15 +134,7 @@ async fn live_events_appear_in_the_window_as_text() {
 async fn upload(key: &str, bytes: Vec<u8>) -> String {
     use object_store::{path::Path as ObjectPath, ObjectStore, PutPayload};
     let settings = Stack::get().s3();
-    let store = object_store::aws::AmazonS3Builder::new()
-        .with_bucket_name(&settings.bucket)
-        .with_region(&settings.region)
-        .with_endpoint(settings.endpoint.as_deref().expect("local endpoint"))
-        .with_allow_http(true)
-        .with_access_key_id(&settings.access_key_id)
-        .with_secret_access_key(settings.secret_access_key.expose())
-        .build()
-        .expect("S3 client");
+    let store = motion_e2e::s3_store(&settings);
     store
         .put(&ObjectPath::from(key), PutPayload::from(bytes))
         .await

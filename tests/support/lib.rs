@@ -231,6 +231,24 @@ pub fn make_clip(dir: &Path, name: &str, seconds: u32) -> PathBuf {
     path
 }
 
+/// An S3 client for `settings` (the local MinIO: path-style over http), without retries, so a
+/// refusal shows at once.
+pub fn s3_store(settings: &S3Settings) -> object_store::aws::AmazonS3 {
+    object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name(&settings.bucket)
+        .with_region(&settings.region)
+        .with_endpoint(settings.endpoint.as_deref().expect("a local endpoint"))
+        .with_allow_http(true)
+        .with_access_key_id(&settings.access_key_id)
+        .with_secret_access_key(settings.secret_access_key.expose())
+        .with_retry(object_store::RetryConfig {
+            max_retries: 0,
+            ..Default::default()
+        })
+        .build()
+        .expect("an S3 client")
+}
+
 /// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
 pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();

@@ -161,32 +161,11 @@ impl Client {
     /// server's entities, one per statement (§4). A refused statement is an error carrying the
     /// server's message.
     pub async fn statement(&self, sql: &str) -> Result<Vec<Value>, KsqlDbError> {
-        let url = self.base.join("ksql").map_err(|e| KsqlDbError::Url {
-            url: self.base.to_string(),
-            reason: format!("cannot take endpoint ksql: {e}"),
-        })?;
         // `streamsProperties`, not `properties`: a wrong key would be ignored silently (§4).
         let body = serde_json::json!({ "ksql": sql, "streamsProperties": {} });
-        let mut request = self
-            .http
-            .post(url.clone())
-            .header(ACCEPT, STREAMED_ROW_JSON)
-            .header(CONTENT_TYPE, "application/json")
-            .timeout(STATEMENT_TIMEOUT)
-            .body(body.to_string());
-        if let Some((key, secret)) = &self.auth {
-            request = request.basic_auth(key, Some(secret.expose()));
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|source| KsqlDbError::Connect {
-                url: url.to_string(),
-                source: source.without_url(),
-            })?;
-        if response.status() != StatusCode::OK {
-            return Err(refusal(url.to_string(), response).await);
-        }
+        let response = self
+            .send("ksql", STREAMED_ROW_JSON, &body, Some(STATEMENT_TIMEOUT))
+            .await?;
         let bytes = response.bytes().await.map_err(|source| KsqlDbError::Body {
             query: "statement",
             source: source.without_url(),
@@ -212,17 +191,26 @@ impl Client {
         sql: &str,
         reset: OffsetReset,
     ) -> Result<reqwest::Response, KsqlDbError> {
-        let url = self
-            .base
-            .join(endpoint.path())
-            .map_err(|e| KsqlDbError::Url {
-                url: self.base.to_string(),
-                reason: format!("cannot take endpoint {}: {e}", endpoint.path()),
-            })?;
         let (accept, body) = match endpoint {
             Endpoint::QueryStream => (DELIMITED, query_stream_body(sql, reset)),
             Endpoint::Query => (STREAMED_ROW_JSON, query_body(sql, reset)),
         };
+        // No timeout: a push query's response lasts as long as the connection.
+        self.send(endpoint.path(), accept, &body, None).await
+    }
+
+    /// POSTs `body` to `path` with the credentials; the response once it is a 200.
+    async fn send(
+        &self,
+        path: &str,
+        accept: &str,
+        body: &Value,
+        timeout: Option<Duration>,
+    ) -> Result<reqwest::Response, KsqlDbError> {
+        let url = self.base.join(path).map_err(|e| KsqlDbError::Url {
+            url: self.base.to_string(),
+            reason: format!("cannot take endpoint {path}: {e}"),
+        })?;
         let mut request = self
             .http
             .post(url.clone())
@@ -230,6 +218,9 @@ impl Client {
             // The server ignores the request Content-Type and always parses JSON (§1).
             .header(CONTENT_TYPE, "application/json")
             .body(body.to_string());
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
         if let Some((key, secret)) = &self.auth {
             request = request.basic_auth(key, Some(secret.expose()));
         }
