@@ -69,6 +69,10 @@ struct Common {
         hide_env_values = true
     )]
     ksqldb_secret: Option<String>,
+    /// PEM file of CA certificates to trust for ksqlDB, when its certificate comes from a
+    /// private CA (certificates are always verified).
+    #[arg(long, env = "MIM_KSQLDB_CA_FILE", global = true, value_name = "PEM")]
+    ksqldb_ca_file: Option<PathBuf>,
     /// ksqlDB stream to follow; a plain name is upper-cased as ksqlDB does.
     #[arg(long, env = "MIM_KSQLDB_STREAM", global = true, value_name = "NAME", default_value = crate::source::ksqldb::query::DEFAULT_STREAM)]
     ksqldb_stream: String,
@@ -280,7 +284,10 @@ impl Common {
             url,
             credentials,
             stream: StreamName::parse(&self.ksqldb_stream)?,
+            ca_file: self.ksqldb_ca_file.clone(),
         };
+        // A CA file that cannot be read is an error now, not at the first connection.
+        crate::source::ksqldb::root_certificates(settings.ca_file.as_deref())?;
         settings.validate()?;
         if self.kafka_bootstrap.is_some() {
             tracing::info!("a ksqlDB URL is set: events come from ksqlDB, not from Kafka directly");
@@ -429,7 +436,11 @@ fn ksql_apply(common: &Common, dir: Option<&std::path::Path>, json: bool) -> Res
         .context("cannot start the async runtime")?
         .block_on(async {
             let base = parse_base_url(&settings.url, settings.credentials.is_some())?;
-            let client = Client::new(base, settings.credentials.clone())?;
+            let client = Client::new(
+                base,
+                settings.credentials.clone(),
+                settings.ca_file.as_deref(),
+            )?;
             apply::apply(&client, &files)
                 .await
                 .map_err(anyhow::Error::msg)
@@ -479,7 +490,9 @@ async fn run_check_async(common: &Common, args: &CheckArgs) -> Result<()> {
                     Some((key, secret)) => (Some(key.as_str()), Some(secret)),
                     None => (None, None),
                 };
-                reports.push(check::ksqldb(&settings.url, key, secret).await);
+                reports.push(
+                    check::ksqldb(&settings.url, key, secret, settings.ca_file.as_deref()).await,
+                );
             }
             Some(EventSource::Kafka(settings)) => reports.push(check::kafka(&settings).await),
             None => {}

@@ -1,8 +1,9 @@
 //! TLS is verified by default: against a real TLS server (`openssl s_server`) whose
 //! certificate is signed by a CA the machine does not trust, the desktop's ksqlDB connection,
 //! the edge node's S3 upload and the edge node's Kafka connection all refuse, and each error
-//! says that the certificate could not be verified. (There is no setting that turns
-//! verification off.)
+//! says that the certificate could not be verified. There is no setting that turns
+//! verification off; for a ksqlDB server with a private CA, `--ksqldb-ca-file` adds that CA to
+//! the roots, and the same server then passes.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

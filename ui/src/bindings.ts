@@ -337,6 +337,8 @@ export type Settings = {
 	ksqldb_url?: string | null,
 	/**  ksqlDB API key (Confluent Cloud) or user name; its secret is in the keyring. */
 	ksqldb_key?: string | null,
+	/**  A PEM file of CA certificates to trust for ksqlDB (a server with a private CA). */
+	ksqldb_ca_file?: string | null,
 	/**  Kafka bootstrap servers, for a plain Kafka without ksqlDB. */
 	kafka_bootstrap?: string | null,
 	/**  SASL user name for Kafka (Confluent Cloud: API key); its password is in the keyring. */

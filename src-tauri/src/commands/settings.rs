@@ -138,7 +138,7 @@ pub async fn test_connection(
                 Some((key, secret)) => (Some(key.as_str()), Some(secret)),
                 None => (None, None),
             };
-            reports.push(check::ksqldb(&k.url, key, secret).await);
+            reports.push(check::ksqldb(&k.url, key, secret, k.ca_file.as_deref()).await);
         }
         Some(EventSource::Kafka(k)) => reports.push(check::kafka(&k).await),
         None => {}

@@ -39,7 +39,12 @@ impl CheckReport {
 }
 
 /// `GET <url>/info` with the API key and secret, as the app's push query will authenticate.
-pub async fn ksqldb(url: &str, key: Option<&str>, secret: Option<&Secret>) -> CheckReport {
+pub async fn ksqldb(
+    url: &str,
+    key: Option<&str>,
+    secret: Option<&Secret>,
+    ca_file: Option<&std::path::Path>,
+) -> CheckReport {
     let base = url.trim().trim_end_matches('/');
     let target = format!("ksqlDB at {base}");
     if !crate::clips::presign::is_http(base) {
@@ -48,7 +53,16 @@ pub async fn ksqldb(url: &str, key: Option<&str>, secret: Option<&Secret>) -> Ch
             "the URL must start with http:// or https://".into(),
         );
     }
-    let client = match reqwest::Client::builder().timeout(TIMEOUT).build() {
+    let mut builder = reqwest::Client::builder().timeout(TIMEOUT);
+    match crate::source::ksqldb::root_certificates(ca_file) {
+        Ok(certs) => {
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        Err(e) => return CheckReport::failed(&target, e.to_string()),
+    }
+    let client = match builder.build() {
         Ok(c) => c,
         Err(e) => return CheckReport::failed(&target, e.to_string()),
     };
@@ -288,7 +302,7 @@ mod tests {
             "200 OK",
             r#"{"KsqlServerInfo":{"version":"0.29.0","kafkaClusterId":"x","ksqlServiceId":"default_","serverStatus":"RUNNING"}}"#,
         );
-        let report = ksqldb(&url, Some("KEY"), Some(&Secret::new("SECRET"))).await;
+        let report = ksqldb(&url, Some("KEY"), Some(&Secret::new("SECRET")), None).await;
         assert!(report.ok, "{report:?}");
         assert_eq!(report.detail, "ksqlDB 0.29.0, running");
         // base64("KEY:SECRET")
@@ -314,7 +328,7 @@ mod tests {
             ("file:///etc/passwd", "http:// or https://"),
             ("http://no-such-host.invalid", "does not resolve"),
         ] {
-            let report = ksqldb(url, None, None).await;
+            let report = ksqldb(url, None, None, None).await;
             assert!(!report.ok, "{url}");
             assert!(report.detail.contains(expect), "{url}: {report:?}");
         }

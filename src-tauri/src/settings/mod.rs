@@ -41,6 +41,8 @@ pub struct Settings {
     pub ksqldb_url: Option<String>,
     /// ksqlDB API key (Confluent Cloud) or user name; its secret is in the keyring.
     pub ksqldb_key: Option<String>,
+    /// A PEM file of CA certificates to trust for ksqlDB (a server with a private CA).
+    pub ksqldb_ca_file: Option<String>,
     /// Kafka bootstrap servers, for a plain Kafka without ksqlDB.
     pub kafka_bootstrap: Option<String>,
     /// SASL user name for Kafka (Confluent Cloud: API key); its password is in the keyring.
@@ -78,6 +80,7 @@ impl Default for Settings {
         Settings {
             ksqldb_url: None,
             ksqldb_key: None,
+            ksqldb_ca_file: None,
             kafka_bootstrap: None,
             kafka_username: None,
             s3_read: None,
@@ -148,6 +151,7 @@ impl Settings {
             return Ok(Some(EventSource::KsqlDb(KsqlDbSettings {
                 url: url.clone(),
                 credentials,
+                ca_file: self.ksqldb_ca_file.as_ref().map(std::path::PathBuf::from),
                 stream: StreamName::parse(crate::source::ksqldb::query::DEFAULT_STREAM).map_err(
                     |e| SettingsError::Invalid {
                         field: "ksqldb_url",
@@ -208,6 +212,10 @@ impl Settings {
             if !crate::clips::presign::is_http(url) || url.trim().len() < "http://x".len() {
                 return Err(invalid("ksqldb_url", "must be an http:// or https:// URL"));
             }
+        }
+        if let Some(ca) = &self.ksqldb_ca_file {
+            crate::source::ksqldb::root_certificates(Some(std::path::Path::new(ca)))
+                .map_err(|e| invalid("ksqldb_ca_file", &e.to_string()))?;
         }
         if self.ksqldb_key.is_some() && self.ksqldb_url.is_none() {
             return Err(invalid("ksqldb_key", "set ksqldb_url too"));

@@ -11,6 +11,8 @@ pub enum KsqlDbError {
     StreamName { name: String, reason: String },
     #[error("cannot set up the HTTP client for ksqlDB: {0}")]
     Client(#[source] reqwest::Error),
+    #[error("ksqlDB CA certificate file {path}: {reason}")]
+    CaFile { path: String, reason: String },
     #[error("cannot reach ksqlDB at {url}: {source}")]
     Connect {
         url: String,

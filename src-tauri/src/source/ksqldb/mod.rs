@@ -35,7 +35,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::cache::{Cache, Newest};
-pub use client::{parse_base_url, Client};
+pub use client::{parse_base_url, root_certificates, Client};
 pub use error::KsqlDbError;
 use query::OffsetReset;
 pub use query::StreamName;
@@ -69,6 +69,8 @@ pub struct KsqlDbSettings {
     /// API key (Confluent Cloud: a ksqlDB-specific key, not the Kafka one) and its secret.
     pub credentials: Option<(String, Secret)>,
     pub stream: StreamName,
+    /// Extra CA certificates (PEM) to trust, for a server with a private CA.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl KsqlDbSettings {
@@ -89,15 +91,20 @@ pub async fn run(
         target: format!("ksqlDB at {}", settings.url.trim()),
         on_update,
     };
-    let client = match parse_base_url(&settings.url, settings.credentials.is_some())
-        .and_then(|base| Client::new(base, settings.credentials.clone()))
-    {
-        Ok(client) => client,
-        Err(err) => {
-            report.failed(&err);
-            return Err(err);
-        }
-    };
+    let client =
+        match parse_base_url(&settings.url, settings.credentials.is_some()).and_then(|base| {
+            Client::new(
+                base,
+                settings.credentials.clone(),
+                settings.ca_file.as_deref(),
+            )
+        }) {
+            Ok(client) => client,
+            Err(err) => {
+                report.failed(&err);
+                return Err(err);
+            }
+        };
     report.target = format!("ksqlDB at {}", client.base());
     tracing::info!(url = %client.base(), stream = %settings.stream, "following ksqlDB");
     let mut backoff = MIN_BACKOFF;
@@ -131,13 +138,18 @@ pub async fn run(
 /// valid heartbeat is handed to `on_status`. Only new heartbeats matter, so there is no
 /// backfill; a missing stream or any failure is retried with backoff.
 pub async fn follow_status(settings: KsqlDbSettings, on_status: impl Fn(DeviceStatus)) {
-    let client = match parse_base_url(&settings.url, settings.credentials.is_some())
-        .and_then(|base| Client::new(base, settings.credentials.clone()))
-    {
-        Ok(client) => client,
-        // The event source reports unusable settings; nothing to add here.
-        Err(_) => return,
-    };
+    let client =
+        match parse_base_url(&settings.url, settings.credentials.is_some()).and_then(|base| {
+            Client::new(
+                base,
+                settings.credentials.clone(),
+                settings.ca_file.as_deref(),
+            )
+        }) {
+            Ok(client) => client,
+            // The event source reports unusable settings; nothing to add here.
+            Err(_) => return,
+        };
     let Ok(stream) = StreamName::parse(query::STATUS_STREAM) else {
         return;
     };
