@@ -54,7 +54,12 @@ describe("settings form", () => {
     const f = formFromView(settingsView({ ksqldb_secret_set: true }, stored));
     expect(f).toMatchObject({ source: "ksqldb", quietEnabled: true, quietStart: "22:00", quietEnd: "07:00", soundChoice: "ding_dong" });
     const back = toSettings(f, stored);
-    expect(back).toEqual({ ...stored, kafka_bootstrap: null, kafka_username: null, s3_read: null });
+    expect(back).toEqual({ ...stored, ksqldb_ca_file: null, kafka_bootstrap: null, kafka_username: null, s3_read: null });
+    // A private CA's file, when set, goes back as it came.
+    const withCa = { ...stored, ksqldb_ca_file: "/etc/ssl/home-ca.pem" };
+    const f2 = formFromView(settingsView({ ksqldb_secret_set: true }, withCa));
+    expect(f2.ksqldbCaFile).toBe("/etc/ssl/home-ca.pem");
+    expect(toSettings(f2, withCa).ksqldb_ca_file).toBe("/etc/ssl/home-ca.pem");
     expect(toSecrets(f)).toEqual({ ksqldb_secret: null, kafka_password: null, s3_read_secret: null });
   });
 

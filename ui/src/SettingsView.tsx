@@ -210,6 +210,10 @@ export function SettingsView() {
               {text("ksqldbUrl", "ksqlDB endpoint", { type: "url", placeholder: "https://pksqlc-xxxxx.region.aws.confluent.cloud" })}
               {text("ksqldbKey", "API key (or user name)", { hint: "Leave empty for a server without authentication." })}
               {secret("ksqldbSecret", "ksqldbSecretClear", "API secret (or password)", stored.ksqldb)}
+              {text("ksqldbCaFile", "CA certificate file (PEM)", {
+                placeholder: "/etc/ssl/private-ca.pem",
+                hint: "Only for a server whose certificate comes from a private CA. Certificates are always verified.",
+              })}
             </>
           ) : null}
           {form.source === "kafka" ? (

@@ -10,6 +10,8 @@ export interface Form {
   source: SourceKind;
   ksqldbUrl: string;
   ksqldbKey: string;
+  /** A PEM file of CA certificates to trust (a server with a private CA); empty for none. */
+  ksqldbCaFile: string;
   ksqldbSecret: string;
   ksqldbSecretClear: boolean;
   kafkaBootstrap: string;
@@ -81,6 +83,7 @@ export function formFromView(v: SettingsView): Form {
     source: s.ksqldb_url ? "ksqldb" : s.kafka_bootstrap ? "kafka" : "none",
     ksqldbUrl: s.ksqldb_url ?? "",
     ksqldbKey: s.ksqldb_key ?? "",
+    ksqldbCaFile: s.ksqldb_ca_file ?? "",
     ksqldbSecret: "",
     ksqldbSecretClear: false,
     kafkaBootstrap: s.kafka_bootstrap ?? "",
@@ -196,6 +199,7 @@ export function toSettings(f: Form, base: Settings): Settings {
     ...base,
     ksqldb_url: f.source === "ksqldb" ? orNull(f.ksqldbUrl) : null,
     ksqldb_key: f.source === "ksqldb" ? orNull(f.ksqldbKey) : null,
+    ksqldb_ca_file: f.source === "ksqldb" ? orNull(f.ksqldbCaFile) : null,
     kafka_bootstrap: f.source === "kafka" ? orNull(f.kafkaBootstrap) : null,
     kafka_username: f.source === "kafka" ? orNull(f.kafkaUser) : null,
     s3_read: f.s3Enabled
@@ -245,6 +249,7 @@ export function toSecrets(f: Form): NewSecrets {
 const SERVER_FIELDS: Record<string, keyof Form> = {
   ksqldb_url: "ksqldbUrl",
   ksqldb_key: "ksqldbKey",
+  ksqldb_ca_file: "ksqldbCaFile",
   kafka_bootstrap: "kafkaBootstrap",
   kafka_username: "kafkaUser",
   "s3_read.bucket": "s3Bucket",
