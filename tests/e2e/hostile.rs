@@ -14,12 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use motion_e2e::ksqldb::{cached, create_topic, event, produce, Double};
+use motion_e2e::ksqldb::{cached, create_topic, event, produce, produce_values, Double};
 use motion_e2e::{bin, unique, wait_for, Stack};
 use motion_event::{EventKind, MotionEvent};
-use rdkafka::config::ClientConfig;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(180);
@@ -555,26 +552,11 @@ fn hostile_cases(device: &str) -> Vec<Case> {
 
 /// Produces the cases in order to `topic`, keyed by device, and waits for each delivery report.
 async fn produce_cases(topic: &str, device: &str, cases: &[Case]) {
-    let mut config = ClientConfig::new();
-    for (k, v) in Stack::get().kafka().client_properties() {
-        config.set(k, v);
-    }
-    let producer: FutureProducer = config
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .create()
-        .expect("producer");
-    for case in cases {
-        let mut record = FutureRecord::<str, [u8]>::to(topic).key(device);
-        if let Some(value) = &case.value {
-            record = record.payload(value.as_slice());
-        }
-        producer
-            .send(record, Timeout::After(Duration::from_secs(30)))
-            .await
-            .map_err(|(e, _)| e)
-            .unwrap_or_else(|e| panic!("cannot produce {:?}: {e}", case.name));
-    }
+    let records: Vec<(String, Option<Vec<u8>>)> = cases
+        .iter()
+        .map(|c| (device.to_owned(), c.value.clone()))
+        .collect();
+    produce_values(topic, &records).await;
 }
 
 fn arriving(cases: &[Case], fate: impl Fn(&Case) -> &Fate) -> Vec<MotionEvent> {

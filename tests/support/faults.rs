@@ -9,11 +9,10 @@
 //! handle drops, pass or panic.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -335,26 +334,7 @@ impl KsqlDouble {
                 .stderr(std::fs::File::create(&stderr).expect("double stderr file")),
             "ksqldb-double",
         );
-        let stdout = proc.child().stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = tx.send(line);
-            // Keep the pipe drained for as long as the double lives.
-            let mut sink = String::new();
-            while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
-                sink.clear();
-            }
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("ksqldb-double prints its port");
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("the double's first line is not a port: {line:?}"));
+        let port = crate::ksqldb::read_port(proc.child().stdout.take().expect("piped stdout"));
         KsqlDouble {
             proc,
             port,

@@ -22,6 +22,28 @@ pub struct Double {
     pub stderr: PathBuf,
 }
 
+/// The port a `ksqldb-double` prints alone on its first stdout line; the rest of its stdout
+/// is drained for as long as it lives.
+pub fn read_port(stdout: std::process::ChildStdout) -> u16 {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let _ = tx.send(line);
+        let mut sink = String::new();
+        while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
+            sink.clear();
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("ksqldb-double prints its port");
+    line.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("the double's first line is not a port: {line:?}"))
+}
+
 impl Double {
     /// Starts the double with extra `args` (misbehaviour, auth, …); its stderr goes to `dir`.
     pub fn start(dir: &Path, args: &[&str]) -> Double {
@@ -36,20 +58,7 @@ impl Double {
             .stderr(std::fs::File::create(&stderr).expect("double stderr file"))
             .spawn()
             .expect("ksqldb-double starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("ksqldb-double prints its port");
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("the double's first line is not a port: {line:?}"));
+        let port = read_port(child.stdout.take().expect("piped stdout"));
         Double {
             child,
             port,
@@ -224,6 +233,16 @@ pub async fn create_topic(topic: &str, partitions: i32) {
 
 /// Produces keyed raw record values to `topic` and waits for each delivery report.
 pub async fn produce_to(topic: &str, records: &[(String, Vec<u8>)]) {
+    let records: Vec<(String, Option<Vec<u8>>)> = records
+        .iter()
+        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .collect();
+    produce_values(topic, &records).await;
+}
+
+/// Produces keyed records to `topic` in order, a `None` value as a tombstone (no payload), and
+/// waits for each delivery report.
+pub async fn produce_values(topic: &str, records: &[(String, Option<Vec<u8>>)]) {
     let stack = Stack::get();
     let mut config = ClientConfig::new();
     for (k, v) in stack.kafka().client_properties() {
@@ -235,14 +254,15 @@ pub async fn produce_to(topic: &str, records: &[(String, Vec<u8>)]) {
         .create()
         .expect("producer");
     for (key, value) in records {
+        let mut record = FutureRecord::<str, [u8]>::to(topic).key(key.as_str());
+        if let Some(value) = value {
+            record = record.payload(value.as_slice());
+        }
         producer
-            .send(
-                FutureRecord::to(topic).key(key).payload(value),
-                Timeout::After(Duration::from_secs(30)),
-            )
+            .send(record, Timeout::After(Duration::from_secs(30)))
             .await
             .map_err(|(e, _)| e)
-            .expect("delivery report");
+            .unwrap_or_else(|e| panic!("cannot produce record {key:?} to {topic}: {e}"));
     }
 }
 

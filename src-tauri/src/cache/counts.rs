@@ -110,22 +110,10 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use motion_event::{EventKind, MotionEvent};
+    use motion_event::MotionEvent;
 
     fn event(id: &str, device: &str, name: &str, ms: i64) -> MotionEvent {
-        MotionEvent {
-            event_id: id.into(),
-            device_id: device.into(),
-            device_name: name.into(),
-            device_type: "camera".into(),
-            url: String::new(),
-            time: "2026-11-25 10:00:00".into(),
-            message: "Motion detected".into(),
-            snapshot_url: None,
-            kind: Some(EventKind::MotionStarted),
-            timestamp_ms: Some(ms),
-            duration_s: None,
-        }
+        crate::cache::test_event(id, device, name, "Motion detected", ms)
     }
 
     const HOUR: i64 = 3_600_000;

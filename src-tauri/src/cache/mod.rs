@@ -324,6 +324,30 @@ fn row_to_event(r: &sqlx::sqlite::SqliteRow) -> MotionEvent {
     }
 }
 
+/// A `motion_started` event for the cache's tests: camera `device` named `name`, at `ts` ms.
+#[cfg(test)]
+pub(crate) fn test_event(
+    id: &str,
+    device: &str,
+    name: &str,
+    message: &str,
+    ts: i64,
+) -> MotionEvent {
+    MotionEvent {
+        event_id: id.into(),
+        device_id: device.into(),
+        device_name: name.into(),
+        device_type: "camera".into(),
+        url: String::new(),
+        time: "2026-11-25 10:00:00".into(),
+        message: message.into(),
+        snapshot_url: None,
+        kind: Some(EventKind::MotionStarted),
+        timestamp_ms: Some(ts),
+        duration_s: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

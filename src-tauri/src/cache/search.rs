@@ -190,23 +190,8 @@ fn has_filters(query: &SearchQuery) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::test_event as event;
     use motion_event::EventKind;
-
-    fn event(id: &str, device: &str, name: &str, message: &str, ts: i64) -> MotionEvent {
-        MotionEvent {
-            event_id: id.into(),
-            device_id: device.into(),
-            device_name: name.into(),
-            device_type: "camera".into(),
-            url: String::new(),
-            time: "2026-11-25 10:00:00".into(),
-            message: message.into(),
-            snapshot_url: None,
-            kind: Some(EventKind::MotionStarted),
-            timestamp_ms: Some(ts),
-            duration_s: None,
-        }
-    }
 
     async fn cache_with(events: &[MotionEvent]) -> (tempfile::TempDir, Cache) {
         let dir = tempfile::tempdir().expect("temp dir");

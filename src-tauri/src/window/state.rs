@@ -42,6 +42,17 @@ struct Running {
     urls: Arc<ClipUrls>,
 }
 
+impl Running {
+    /// The running notifier's alert settings (a snooze may have been set since the settings
+    /// were saved), else the saved ones.
+    fn alerts(&self) -> NotifySettings {
+        self.service
+            .as_ref()
+            .and_then(Service::notifier)
+            .map_or_else(|| self.settings.alerts.clone(), |n| n.settings())
+    }
+}
+
 impl AppState {
     pub fn new(
         app: AppHandle,
@@ -125,15 +136,9 @@ impl AppState {
         Ok(())
     }
 
-    /// The alert settings in force: the running notifier's (a snooze may have been set since
-    /// the settings were saved), else the saved ones.
+    /// The alert settings in force.
     pub async fn alerts(&self) -> NotifySettings {
-        let running = self.running.lock().await;
-        running
-            .service
-            .as_ref()
-            .and_then(Service::notifier)
-            .map_or_else(|| running.settings.alerts.clone(), |n| n.settings())
+        self.running.lock().await.alerts()
     }
 
     pub async fn settings(&self) -> Settings {
@@ -161,11 +166,7 @@ impl AppState {
         change: impl FnOnce(&mut NotifySettings),
     ) -> Result<NotifySettings, SettingsError> {
         let mut running = self.running.lock().await;
-        let mut alerts = running
-            .service
-            .as_ref()
-            .and_then(Service::notifier)
-            .map_or_else(|| running.settings.alerts.clone(), |n| n.settings());
+        let mut alerts = running.alerts();
         change(&mut alerts);
         let mut settings = running.settings.clone();
         settings.alerts = alerts.clone();
