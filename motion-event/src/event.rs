@@ -111,7 +111,9 @@ impl EventError {
 /// Every field optional, so a missing one is reported by name instead of serde's generic text.
 #[derive(Deserialize)]
 struct RawEvent {
+    #[serde(default, deserialize_with = "id_text")]
     event_id: Option<String>,
+    #[serde(default, deserialize_with = "id_text")]
     device_id: Option<String>,
     device_name: Option<String>,
     device_type: Option<String>,
@@ -122,6 +124,51 @@ struct RawEvent {
     kind: Option<EventKind>,
     timestamp_ms: Option<i64>,
     duration_s: Option<f64>,
+}
+
+/// An id as a string, or as a whole number kept as its decimal text. The seed's Pi nodes
+/// publish `{"event_id": <epoch>, "device_id": <n>, …}`; ksqlDB reads such a number into its
+/// VARCHAR column as that same text, so the Kafka path and the ksqlDB path cache the same id.
+/// Anything else that is a number (a fraction, or a whole number too large for 64 bits, which
+/// JSON readers hold as a float) would be stored as text that is not what the producer meant,
+/// so it is refused; `null` counts as missing.
+fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct IdText;
+    impl serde::de::Visitor<'_> for IdText {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or a whole number")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_owned()))
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            let (min, max) = (i64::MIN as f64, u64::MAX as f64);
+            Err(E::custom(if v.fract() != 0.0 {
+                format!("{v} has a fraction (an id is a string or a whole number)")
+            } else if v < min || v > max {
+                format!("the number {v} is out of range (an id number must fit in 64 bits)")
+            } else {
+                format!("{v} is written as a decimal or with an exponent; write an id number as a plain integer")
+            }))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(IdText)
 }
 
 fn required(value: Option<String>, field: &str) -> Result<String, EventError> {
@@ -472,6 +519,50 @@ mod tests {
         let mut v = seed_json();
         v["timestamp_ms"] = json!("soon");
         assert_eq!(field_error(&v), "timestamp_ms");
+    }
+
+    #[test]
+    fn the_seed_producers_integer_ids_are_kept_as_their_decimal_text() {
+        let mut v = seed_json();
+        v["event_id"] = json!(1_764_650_000_i64);
+        v["device_id"] = json!(7);
+        let event = parse(&v).expect("integer ids are the seed's own producers'");
+        assert_eq!(event.event_id, "1764650000");
+        assert_eq!(event.device_id, "7");
+        // Read back from our own JSON (and as ksqlDB would hand it over): the same event.
+        assert_eq!(
+            MotionEvent::from_json(&event.to_json()).expect("round trip"),
+            event
+        );
+        v["event_id"] = json!(u64::MAX);
+        assert_eq!(parse(&v).expect("u64").event_id, u64::MAX.to_string());
+    }
+
+    #[test]
+    fn ids_that_are_fractions_booleans_or_out_of_range_name_their_field() {
+        for (field, bad, says) in [
+            ("event_id", &b"1.5"[..], "has a fraction"),
+            ("event_id", b"1e3", "plain integer"),
+            ("event_id", b"-99999999999999999999", "out of range"),
+            ("device_id", b"true", "boolean"),
+            (
+                "device_id",
+                b"123456789012345678901234567890",
+                "out of range",
+            ),
+            ("event_id", b"-1e300", "out of range"),
+            ("device_id", b"[7]", "sequence"),
+        ] {
+            let mut text = seed_json().to_string();
+            let current = format!("\"{}\":{}", field, seed_json()[field]);
+            let replaced = format!("\"{}\":{}", field, String::from_utf8_lossy(bad));
+            assert!(text.contains(&current), "{text}");
+            text = text.replace(&current, &replaced);
+            let err = MotionEvent::from_json(text.as_bytes())
+                .expect_err(&format!("{field} = {}", String::from_utf8_lossy(bad)));
+            assert_eq!(err.field_name(), Some(field), "{err}");
+            assert!(err.to_string().contains(says), "{err}");
+        }
     }
 
     #[test]
