@@ -1,30 +1,36 @@
-//! Events from ksqlDB: a push query follows `MOTION_STREAM`, a pull query backfills what was
-//! missed, and both are upserted into the cache by `event_id`.
+//! Events from ksqlDB: a push query follows `MOTION_STREAM` and its rows are upserted into
+//! the cache by `event_id`.
 //!
 //! "Wire specification" in this module's comments is `shared/specs/ksqldb-rest.md`, what the
 //! real server sends byte for byte, traps included.
 //!
-//! A classic push query has no resume point: it starts at `latest` on every connection, and
-//! its header is written before it really consumes (wire specification §6). So each
-//! connection goes:
-//! 1. note where the cache stands (the watermark), before anything new is applied;
-//! 2. start the push query and wait for its header; apply its rows as they come;
-//! 3. a moment later (or as soon as a live row proves the push query is consuming), run a pull
-//!    query on the stream for everything since the watermark (`WHERE ROWTIME >= …`), in a task
-//!    of its own, its rows applied by this loop so there is one writer;
-//! 4. if the first live row came only after the backfill had started, backfill once more: rows
-//!    written between the pull query's snapshot and the push query's start are then covered.
+//! A classic push query has no resume point, and it is not consuming when its header arrives:
+//! the server first starts a Kafka Streams consumer that joins a group and finds its position,
+//! which takes seconds (3 s of it is the broker's default initial rebalance delay). Started at
+//! `latest`, it never delivers what was written in that window, and no backfill started at a
+//! guessed moment can be sure to cover it (wire specification §6; the captures' README, 7).
+//! So each connection is one push query that reads from `earliest`, filtered by record time:
+//! `WHERE ROWTIME >= since`, where `since` is noted from the cache before the query starts.
+//! Every record written after that moment is in the part of the topic the query reads, however
+//! long the server takes to start; what it re-reads is already cached and the upsert makes it
+//! a no-op. Gap-free by construction, with no timing guess and no second query.
 //!
-//! Overlap is harmless (the cache upserts, and a late `motion_started` cannot undo a
-//! `clip_ready`); a gap is not, so every end of the push stream (error object, completion,
-//! broken body, failed backfill) ends the connection and starts again from step 1, after a
-//! capped, jittered backoff. This module does not know about windows or notifications.
+//! `ROWTIME` is the producer's clock (a camera's), not this machine's, so `since` also stays a
+//! day behind this machine's clock: a camera whose clock lags by less than that loses nothing.
+//!
+//! A push query can also go silent without ending (a wedged proxy or server). After a quiet
+//! minute a pull query checks it; if it finds events the push query never delivered, or no
+//! answer comes, the push query is closed (`/close-query`, so the server frees it even when
+//! the connection is stuck) and the connection starts again. Every end of the push stream
+//! (error object, completion, broken body) does too, after a capped, jittered backoff. This
+//! module does not know about windows or notifications.
 
 pub mod apply;
 mod client;
 mod error;
 pub mod query;
 mod rows;
+pub mod search;
 pub mod wire;
 
 use std::time::Duration;
@@ -42,14 +48,21 @@ pub use query::StreamName;
 
 use super::{jitter, Report, Update, MAX_BACKOFF, MIN_BACKOFF};
 
-/// How long after the push query's header the backfill starts, unless a live row shows sooner
-/// that the push query is consuming. A transient query needs a moment to get its partitions.
-const BACKFILL_SETTLE: Duration = Duration::from_secs(2);
-/// How far before the newest cached event the backfill starts. `ROWTIME` is when a record was
-/// written, which is later than the event's own time (a `clip_ready` comes a clip's length
-/// after), and cameras' clocks differ from this machine's; re-reading a little is free.
+/// How far before the newest cached event the push query starts reading. `ROWTIME` is when a
+/// record was written, which is later than the event's own time (a `clip_ready` comes a clip's
+/// length after), and cameras' clocks differ from this machine's; re-reading a little is free.
 const BACKFILL_OVERLAP: Duration = Duration::from_secs(10 * 60);
-/// Backfilled events applied per transaction.
+/// The push query always reads at least this far back by this machine's clock: a record's
+/// `ROWTIME` comes from the producing camera's clock, and a camera whose clock lags would
+/// otherwise have its new events filtered out as old. Re-reading a day of a home's events
+/// costs the server one scan and the cache no-op upserts.
+const CLOCK_ALLOWANCE: Duration = Duration::from_secs(24 * 3600);
+/// How far back the heartbeats' push query reads: the latest heartbeat of each camera is in
+/// there, so the devices table is right at once, without replaying days of heartbeats.
+const STATUS_LOOKBACK: Duration = Duration::from_secs(10 * 60);
+/// How long a `/close-query` for a push query given up on may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Events of a liveness check applied per transaction.
 const BACKFILL_BATCH: usize = 500;
 /// After this long without a live row, a pull query checks that the push query is not stuck:
 /// a connection can stay open while nothing flows (a wedged proxy or server), and neither TCP
@@ -59,7 +72,7 @@ const LIVENESS_PROBE: Duration = Duration::from_secs(60);
 /// A liveness probe that gets no complete answer in this long means the server (or the path to
 /// it) is stuck as well: reconnect.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
-/// A connection that lasted this long, or delivered a live row, resets the backoff.
+/// A connection that lasted this long, or delivered a row, resets the backoff.
 const HEALTHY_SESSION: Duration = Duration::from_secs(10);
 
 /// Where ksqlDB is and how to log in.
@@ -110,20 +123,19 @@ pub async fn run(
     let mut backoff = MIN_BACKOFF;
     loop {
         let started = Instant::now();
-        let mut live_rows = 0u64;
+        let mut rows = 0u64;
         report.connecting();
-        let problem = match follow(&client, &settings.stream, &cache, &report, &mut live_rows).await
-        {
+        let problem = match follow(&client, &settings.stream, &cache, &report, &mut rows).await {
             Ok(reason) => {
-                tracing::info!(%reason, live_rows, "push query ended; reconnecting");
+                tracing::info!(%reason, rows, "push query ended; reconnecting");
                 format!("the push query ended ({reason})")
             }
             Err(err) => {
-                tracing::warn!(%err, live_rows, "ksqlDB source interrupted; reconnecting");
+                tracing::warn!(%err, rows, "ksqlDB source interrupted; reconnecting");
                 err.to_string()
             }
         };
-        if live_rows > 0 || started.elapsed() >= HEALTHY_SESSION {
+        if rows > 0 || started.elapsed() >= HEALTHY_SESSION {
             backoff = MIN_BACKOFF;
         }
         let delay = jitter(backoff);
@@ -135,8 +147,9 @@ pub async fn run(
 }
 
 /// Follows `DEVICE_STATUS_STREAM` (created by `ksql apply`) until the task is dropped: each
-/// valid heartbeat is handed to `on_status`. Only new heartbeats matter, so there is no
-/// backfill; a missing stream or any failure is retried with backoff.
+/// valid heartbeat is handed to `on_status`, from a few minutes back on (the newest one wins
+/// downstream, so a re-read one is harmless). A missing stream or any failure is retried with
+/// backoff.
 pub async fn follow_status(settings: KsqlDbSettings, on_status: impl Fn(DeviceStatus)) {
     let client =
         match parse_base_url(&settings.url, settings.credentials.is_some()).and_then(|base| {
@@ -157,8 +170,15 @@ pub async fn follow_status(settings: KsqlDbSettings, on_status: impl Fn(DeviceSt
     loop {
         let started = Instant::now();
         let result = async {
+            // From `earliest` and a little back in time, like the events' push query: a
+            // heartbeat written while the query was starting is not lost.
+            let since = now_ms() - millis(STATUS_LOOKBACK);
             let mut push = client
-                .query::<DeviceStatus>("status", &query::push_query(&stream), OffsetReset::Latest)
+                .query::<DeviceStatus>(
+                    "status",
+                    &query::push_query(&stream, Some(since)),
+                    OffsetReset::Earliest,
+                )
                 .await?;
             push.header().await?;
             while let Some(statuses) = push.next_rows().await? {
@@ -181,51 +201,72 @@ pub async fn follow_status(settings: KsqlDbSettings, on_status: impl Fn(DeviceSt
     }
 }
 
-/// Where the backfill starts: before the newest cached event by either clock, less the overlap.
-/// An empty cache backfills the whole stream, so history is there from the first start.
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Where a liveness check starts: before the newest cached event by either clock, less the
+/// overlap. An empty cache gives 0: the whole stream.
 fn backfill_since(newest: Option<Newest>) -> i64 {
-    let overlap = i64::try_from(BACKFILL_OVERLAP.as_millis()).unwrap_or(i64::MAX);
     newest.map_or(0, |n| {
-        n.event_ms.min(n.received_ms).saturating_sub(overlap).max(0)
+        n.event_ms
+            .min(n.received_ms)
+            .saturating_sub(millis(BACKFILL_OVERLAP))
+            .max(0)
     })
 }
 
-/// One connection: push query, backfill, and live rows until the push stream ends. Returns why
-/// it ended normally; errors are every other way it can end.
+/// Where the push query starts reading (`ROWTIME`): the liveness check's start, and never
+/// later than [`CLOCK_ALLOWANCE`] before `now_ms`. An empty cache reads the whole stream, so
+/// history is there from the first start.
+fn push_since(newest: Option<Newest>, now_ms: i64) -> i64 {
+    match newest {
+        None => 0,
+        Some(_) => backfill_since(newest)
+            .min(now_ms.saturating_sub(millis(CLOCK_ALLOWANCE)))
+            .max(0),
+    }
+}
+
+/// One connection: the push query from `since`, applied as it comes, until its stream ends.
+/// Returns why it ended normally; errors are every other way it can end. `rows` counts the
+/// rows it delivered.
 async fn follow(
     client: &Client,
     stream: &StreamName,
     cache: &Cache,
     report: &Report<'_>,
-    live_rows: &mut u64,
+    rows: &mut u64,
 ) -> Result<String, KsqlDbError> {
-    // Before the push query can apply anything newer.
-    let since = backfill_since(cache.newest().await?);
+    // Noted before the push query exists, so nothing it could miss is newer than this.
+    let since = push_since(cache.newest().await?, now_ms());
     let mut push = client
-        .query::<MotionEvent>("push", &query::push_query(stream), OffsetReset::Latest)
+        .query::<MotionEvent>(
+            "push",
+            &query::push_query(stream, Some(since)),
+            OffsetReset::Earliest,
+        )
         .await?;
     push.header().await?;
     report.live();
     tracing::info!(
         endpoint = push.endpoint().path(),
         query_id = push.query_id().unwrap_or("?"),
-        backfill_since_ms = since,
+        since_ms = since,
         "push query running"
     );
 
-    let settle = tokio::time::sleep(BACKFILL_SETTLE);
-    tokio::pin!(settle);
     let probe = tokio::time::sleep(LIVENESS_PROBE);
     tokio::pin!(probe);
-    let mut waiting = true;
-    let mut running: Option<Backfill> = None;
-    let mut again = false;
-    // A liveness probe is running, and how many events it brought that the push query had not.
-    let mut probing = false;
-    let mut probe_found = 0u64;
-    let probe_deadline = tokio::time::sleep(PROBE_TIMEOUT);
-    tokio::pin!(probe_deadline);
-    let start = || Backfill::start(client.clone(), stream.clone(), since);
+    // A liveness check is running, and how many events it brought that the push query had not.
+    let mut check: Option<Check> = None;
+    let mut found = 0u64;
+    let check_deadline = tokio::time::sleep(PROBE_TIMEOUT);
+    tokio::pin!(check_deadline);
     loop {
         tokio::select! {
             events = push.next_rows() => {
@@ -235,35 +276,19 @@ async fn follow(
                 if events.is_empty() {
                     continue;
                 }
-                if *live_rows == 0 {
-                    // The push query is consuming now: a backfill started from here on can
-                    // leave no gap behind it.
-                    if waiting {
-                        waiting = false;
-                        running = Some(start());
-                    } else if running.is_some() {
-                        again = true;
-                    } else {
-                        running = Some(start());
-                    }
-                }
-                *live_rows += events.len() as u64;
+                *rows += events.len() as u64;
                 apply(cache, &events, report).await?;
                 probe.as_mut().reset(Instant::now() + LIVENESS_PROBE);
             }
-            () = &mut settle, if waiting => {
-                waiting = false;
-                running = Some(start());
-            }
-            () = &mut probe, if running.is_none() && !waiting => {
+            () = &mut probe, if check.is_none() => {
                 let since = backfill_since(cache.newest().await?);
                 tracing::debug!(since_ms = since, "quiet push query: checking it with a pull query");
-                probing = true;
-                probe_found = 0;
-                probe_deadline.as_mut().reset(Instant::now() + PROBE_TIMEOUT);
-                running = Some(Backfill::start(client.clone(), stream.clone(), since));
+                found = 0;
+                check_deadline.as_mut().reset(Instant::now() + PROBE_TIMEOUT);
+                check = Some(Check::start(client.clone(), stream.clone(), since));
             }
-            () = &mut probe_deadline, if probing => {
+            () = &mut check_deadline, if check.is_some() => {
+                close(client, &push).await;
                 return Err(KsqlDbError::Protocol {
                     query: "push",
                     reason: format!(
@@ -273,44 +298,52 @@ async fn follow(
                 });
             }
             msg = async {
-                match running.as_mut() {
+                match check.as_mut() {
                     Some(b) => b.rx.recv().await,
                     None => std::future::pending().await,
                 }
             } => match msg {
-                Some(BackfillMsg::Events(events)) => {
-                    let changed = apply(cache, &events, report).await?;
-                    if probing {
-                        probe_found += changed;
-                    }
+                Some(CheckMsg::Events(events)) => {
+                    found += apply(cache, &events, report).await?;
                 }
-                Some(BackfillMsg::Done(rows)) => {
-                    if std::mem::take(&mut probing) {
-                        if probe_found > 0 {
-                            return Err(KsqlDbError::Protocol {
-                                query: "push",
-                                reason: format!(
-                                    "it went silent: a pull query found {probe_found} new \
-                                     events it never delivered"
-                                ),
-                            });
-                        }
-                    } else {
-                        tracing::info!(rows, since_ms = since, "backfill complete");
+                Some(CheckMsg::Done(rows)) => {
+                    tracing::debug!(rows, found, "liveness check done");
+                    check = None;
+                    if found > 0 {
+                        close(client, &push).await;
+                        return Err(KsqlDbError::Protocol {
+                            query: "push",
+                            reason: format!(
+                                "it went silent: a pull query found {found} new events it \
+                                 never delivered"
+                            ),
+                        });
                     }
-                    running = again.then(start);
-                    again = false;
                     probe.as_mut().reset(Instant::now() + LIVENESS_PROBE);
                 }
-                Some(BackfillMsg::Failed(err)) => return Err(err),
+                Some(CheckMsg::Failed(err)) => return Err(err),
                 None => {
                     return Err(KsqlDbError::Protocol {
-                        query: "backfill",
-                        reason: "the backfill task stopped without a result".into(),
+                        query: "liveness check",
+                        reason: "the check's task stopped without a result".into(),
                     })
                 }
             },
         }
+    }
+}
+
+/// Closes a push query being given up on while its connection is still open: through a stuck
+/// proxy, dropping the connection may never reach the server, which would keep the query (and
+/// a slot of its push-query limit) running. Best effort, bounded in time.
+async fn close<T: rows::Row>(client: &Client, push: &client::QueryStream<T>) {
+    let Some(id) = push.query_id() else {
+        return;
+    };
+    match tokio::time::timeout(CLOSE_TIMEOUT, client.close_query(id)).await {
+        Ok(Ok(closed)) => tracing::debug!(query_id = id, ?closed, "push query closed"),
+        Ok(Err(err)) => tracing::warn!(query_id = id, %err, "could not close the push query"),
+        Err(_) => tracing::warn!(query_id = id, "closing the push query timed out"),
     }
 }
 
@@ -325,49 +358,49 @@ async fn apply(
     Ok(changed)
 }
 
-enum BackfillMsg {
+enum CheckMsg {
     Events(Vec<MotionEvent>),
     Done(u64),
     Failed(KsqlDbError),
 }
 
-/// A pull query running in its own task; its events come back over `rx` so that the follower
-/// stays the only writer. Dropping it stops the task.
-struct Backfill {
-    rx: mpsc::Receiver<BackfillMsg>,
+/// A liveness check: a pull query running in its own task; its events come back over `rx` so
+/// that the follower stays the only writer. Dropping it stops the task.
+struct Check {
+    rx: mpsc::Receiver<CheckMsg>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl Backfill {
-    fn start(client: Client, stream: StreamName, since: i64) -> Backfill {
+impl Check {
+    fn start(client: Client, stream: StreamName, since: i64) -> Check {
         let (tx, rx) = mpsc::channel(4);
         let task = tokio::spawn(async move {
-            let msg = match backfill(&client, &stream, since, &tx).await {
-                Ok(rows) => BackfillMsg::Done(rows),
-                Err(err) => BackfillMsg::Failed(err),
+            let msg = match check(&client, &stream, since, &tx).await {
+                Ok(rows) => CheckMsg::Done(rows),
+                Err(err) => CheckMsg::Failed(err),
             };
             let _ = tx.send(msg).await;
         });
-        Backfill { rx, task }
+        Check { rx, task }
     }
 }
 
-impl Drop for Backfill {
+impl Drop for Check {
     fn drop(&mut self) {
         self.task.abort();
     }
 }
 
-async fn backfill(
+async fn check(
     client: &Client,
     stream: &StreamName,
     since: i64,
-    tx: &mpsc::Sender<BackfillMsg>,
+    tx: &mpsc::Sender<CheckMsg>,
 ) -> Result<u64, KsqlDbError> {
     // The server reads stream pull queries from the earliest offset whatever is asked (§7).
     let mut pull = client
         .query(
-            "backfill",
+            "liveness check",
             &query::backfill_query(stream, since),
             OffsetReset::Earliest,
         )
@@ -379,16 +412,16 @@ async fn backfill(
         batch.extend(events);
         if batch.len() >= BACKFILL_BATCH
             && tx
-                .send(BackfillMsg::Events(std::mem::take(&mut batch)))
+                .send(CheckMsg::Events(std::mem::take(&mut batch)))
                 .await
                 .is_err()
         {
-            // The connection this backfill belonged to is gone.
+            // The connection this check belonged to is gone.
             return Ok(rows);
         }
     }
     if !batch.is_empty() {
-        let _ = tx.send(BackfillMsg::Events(batch)).await;
+        let _ = tx.send(CheckMsg::Events(batch)).await;
     }
     Ok(rows)
 }
@@ -396,6 +429,26 @@ async fn backfill(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_push_query_reads_a_day_back_at_least_and_everything_on_an_empty_cache() {
+        let day = CLOCK_ALLOWANCE.as_millis() as i64;
+        let now = 1_800_000_000_000;
+        assert_eq!(push_since(None, now), 0);
+        let recent = Newest {
+            event_ms: now - 1000,
+            received_ms: now - 500,
+        };
+        // Recent events: a day back, so a camera whose clock lags loses nothing.
+        assert_eq!(push_since(Some(recent), now), now - day);
+        // A cache last fed a week ago: from there (less the overlap).
+        let old = Newest {
+            event_ms: now - 7 * day,
+            received_ms: now - 7 * day,
+        };
+        assert_eq!(push_since(Some(old), now), backfill_since(Some(old)));
+        assert_eq!(push_since(Some(recent), 1000), 0);
+    }
 
     #[test]
     fn the_backfill_starts_before_the_older_of_both_clocks() {

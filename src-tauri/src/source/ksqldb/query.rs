@@ -1,8 +1,8 @@
 //! The statements and request bodies this client sends to ksqlDB, and the quoting that keeps
 //! user input (the stream name) from ever becoming SQL.
 //!
-//! Only two statements exist: the push query that follows the stream and the pull query that
-//! backfills it (wire specification §6, §7). Numbers are formatted from typed
+//! Two statements follow a stream: the push query (from a record time on, so it doubles as the
+//! backfill) and the pull query that checks a quiet push query (wire specification §6, §7). Numbers are formatted from typed
 //! integers; the one piece of text from the user, the stream name, is a validated
 //! [`StreamName`] that is always written as a backquoted identifier.
 
@@ -78,12 +78,19 @@ pub fn quote_identifier(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
-/// The push query that follows the stream from now on.
-pub fn push_query(stream: &StreamName) -> String {
-    format!(
-        "SELECT * FROM {} EMIT CHANGES;",
-        quote_identifier(stream.as_str())
-    )
+/// The push query that follows the stream. With `since_ms` it reads every record written at
+/// or after that record time (`ROWTIME`) and then goes on live: run from `earliest`, it cannot
+/// miss a record however long the server takes to start consuming (§6). Without it, only what
+/// arrives once the query consumes (run from `latest`).
+pub fn push_query(stream: &StreamName, since_ms: Option<i64>) -> String {
+    let source = quote_identifier(stream.as_str());
+    match since_ms {
+        Some(since) => format!(
+            "SELECT * FROM {source} WHERE ROWTIME >= {} EMIT CHANGES;",
+            since.max(0)
+        ),
+        None => format!("SELECT * FROM {source} EMIT CHANGES;"),
+    }
 }
 
 /// The stream pull query that returns what was written at or after `since_ms` (record time,
@@ -140,8 +147,12 @@ mod tests {
     fn the_default_stream_gives_the_seed_statements() {
         let stream = StreamName::default();
         assert_eq!(
-            push_query(&stream),
+            push_query(&stream, None),
             "SELECT * FROM `MOTION_STREAM` EMIT CHANGES;"
+        );
+        assert_eq!(
+            push_query(&stream, Some(1_700_000_000_000)),
+            "SELECT * FROM `MOTION_STREAM` WHERE ROWTIME >= 1700000000000 EMIT CHANGES;"
         );
         assert_eq!(
             backfill_query(&stream, 1_700_000_000_000),
@@ -166,7 +177,7 @@ mod tests {
     #[test]
     fn hostile_names_stay_inside_one_identifier() {
         let name = StreamName::parse("X` EMIT CHANGES; DROP STREAM `Y").expect("valid name");
-        let sql = push_query(&name);
+        let sql = push_query(&name, None);
         assert_eq!(
             sql,
             "SELECT * FROM `X`` EMIT CHANGES; DROP STREAM ``Y` EMIT CHANGES;"
@@ -203,6 +214,10 @@ mod tests {
     #[test]
     fn a_negative_watermark_never_reaches_the_statement() {
         assert_eq!(
+            push_query(&StreamName::default(), Some(-5)),
+            "SELECT * FROM `MOTION_STREAM` WHERE ROWTIME >= 0 EMIT CHANGES;"
+        );
+        assert_eq!(
             backfill_query(&StreamName::default(), -5),
             "SELECT * FROM `MOTION_STREAM` WHERE ROWTIME >= 0;"
         );
@@ -210,7 +225,7 @@ mod tests {
 
     #[test]
     fn each_endpoint_gets_its_own_field_names() {
-        let sql = push_query(&StreamName::default());
+        let sql = push_query(&StreamName::default(), None);
         assert_eq!(
             query_stream_body(&sql, OffsetReset::Latest),
             json!({"sql": sql, "properties": {"auto.offset.reset": "latest"}, "sessionVariables": {}})
