@@ -136,11 +136,15 @@ pub fn repo_root() -> PathBuf {
 /// One of the workspace's binaries, built by `cargo build --bins` before the tests run.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    // target/<profile>/deps/e2e-<hash> -> target/<profile>/<name>
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binary lives in target/<profile>/deps");
+    // A test: target/<profile>/deps/e2e-<hash> -> target/<profile>/<name>; a bench binary
+    // lives beside the others.
+    let here = exe.parent().expect("a binary lives in a folder");
+    let dir = if here.join(name).exists() {
+        here
+    } else {
+        here.parent()
+            .expect("test binary lives in target/<profile>/deps")
+    };
     let path = dir.join(name);
     assert!(
         path.exists(),
