@@ -15,6 +15,7 @@ use crate::cache::Cache;
 use crate::notify;
 use crate::service::{Service, ServiceConfig, ServiceUpdate};
 use crate::settings::Settings;
+use crate::source::ksqldb::search::{search_server, ServerSearch};
 use crate::source::ksqldb::{KsqlDbSettings, StreamName};
 use crate::source::EventSource;
 use crate::window::{self, WindowOptions};
@@ -99,7 +100,9 @@ enum Command {
     },
     /// Test the connections (ksqlDB or Kafka, and the clip bucket) and say exactly what failed.
     Check(CheckArgs),
-    /// Print cached events that match, newest first (works offline).
+    /// Print cached events that match, newest first (works offline). With --ksqldb-url, a
+    /// range reaching before what the cache holds is also asked of the server first; its
+    /// events are stored in the cache and marked (`"from_server": true` with --json).
     Search {
         #[command(flatten)]
         filter: Filter,
@@ -342,10 +345,18 @@ fn run_headless(common: &Common, command: Command) -> Result<()> {
             let cache = Cache::open(&common.db_path()?).await?;
             return sync(source, cache, idle_exit, alerts, retention_days).await;
         }
+        if let Command::Search { filter, json } = &command {
+            // With a ksqlDB URL, a search reaching before what the cache holds asks the server.
+            let ksqldb = match common.source()? {
+                Some(EventSource::KsqlDb(settings)) => Some(settings),
+                Some(EventSource::Kafka(_)) | None => None,
+            };
+            let cache = Cache::open(&common.db_path()?).await?;
+            return search(&cache, filter, *json, ksqldb.as_ref()).await;
+        }
         let cache = Cache::open(&common.db_path()?).await?;
         match command {
-            Command::Sync { .. } => unreachable!("handled above"),
-            Command::Search { filter, json } => search(&cache, &filter, json).await,
+            Command::Sync { .. } | Command::Search { .. } => unreachable!("handled above"),
             Command::Export { filter, format } => export(&cache, &filter, format).await,
             Command::Devices => devices(&cache).await,
             // Dispatched in `main`: a check needs no cache.
@@ -458,6 +469,26 @@ fn ksql_apply(common: &Common, dir: Option<&std::path::Path>, json: bool) -> Res
                 Outcome::Skipped => "skipped",
             };
             writeln!(out, "{mark}  {}  ({}): {}", r.statement, r.file, r.detail)?;
+            if !r.differences.is_empty() {
+                writeln!(out, "         it differs from this statement:")?;
+                for d in &r.differences {
+                    writeln!(out, "           - {d}")?;
+                }
+            }
+            if let Some(follow) = &r.can_follow {
+                writeln!(
+                    out,
+                    "         {}",
+                    if follow.yes {
+                        "the app can follow it as it is"
+                    } else {
+                        "the app CANNOT follow it as it is"
+                    }
+                )?;
+                for note in &follow.notes {
+                    writeln!(out, "           - {note}")?;
+                }
+            }
         }
     }
     let failed = results
@@ -533,25 +564,87 @@ async fn run_check_async(common: &Common, args: &CheckArgs) -> Result<()> {
     Ok(())
 }
 
-async fn search(cache: &Cache, filter: &Filter, json: bool) -> Result<()> {
-    let events = cache
-        .search(&filter.query(filter.limit.unwrap_or(100)))
-        .await?;
+/// Cached events that match, newest first; with ksqlDB, after asking the server for what the
+/// cache does not hold (its status goes to stderr, the events to stdout).
+async fn search(
+    cache: &Cache,
+    filter: &Filter,
+    json: bool,
+    ksqldb: Option<&KsqlDbSettings>,
+) -> Result<()> {
+    let query = filter.query(filter.limit.unwrap_or(100));
+    let status = search_server(cache, ksqldb, &query).await?;
+    if let Some(line) = server_line(&status) {
+        eprintln!("motion-in-motion: {line}");
+    }
+    let events = cache.search(&query).await?;
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    let server_only = cache.server_only(&ids).await?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for ev in &events {
+        let from_server = server_only.contains(&ev.event_id);
         if json {
-            out.write_all(&ev.to_json())?;
+            out.write_all(&json_line(ev, from_server))?;
             out.write_all(b"\n")?;
         } else {
             writeln!(
                 out,
-                "{}  {:<20}  {}  {}",
-                ev.time, ev.device_name, ev.message, ev.url
+                "{}  {:<20}  {}  {}{}",
+                ev.time,
+                ev.device_name,
+                ev.message,
+                ev.url,
+                if from_server { "  (from server)" } else { "" }
             )?;
         }
     }
     Ok(())
+}
+
+/// The event as published, plus `"from_server": true` when it is known only through a
+/// server search; other lines stay exactly the event's JSON.
+fn json_line(ev: &motion_event::MotionEvent, from_server: bool) -> Vec<u8> {
+    if !from_server {
+        return ev.to_json();
+    }
+    match serde_json::to_value(ev) {
+        Ok(serde_json::Value::Object(mut fields)) => {
+            fields.insert("from_server".into(), serde_json::Value::Bool(true));
+            serde_json::Value::Object(fields).to_string().into_bytes()
+        }
+        _ => ev.to_json(),
+    }
+}
+
+/// What to tell the user about the server, if anything.
+fn server_line(status: &ServerSearch) -> Option<String> {
+    match status {
+        ServerSearch::NotConfigured => None,
+        ServerSearch::NotNeeded => {
+            Some("the cache holds this range; the server was not asked".into())
+        }
+        ServerSearch::Asked {
+            found,
+            added,
+            truncated,
+        } => Some(format!(
+            "also searched the server: {found} events found, {added} added to the cache{}",
+            if *truncated {
+                "; it had more, narrow the search to see them all"
+            } else {
+                ""
+            }
+        )),
+        ServerSearch::Unavailable { reason, added } => Some(format!(
+            "the server could not be asked: {reason}; showing cached events only{}",
+            if *added > 0 {
+                format!(" ({added} added before it stopped)")
+            } else {
+                String::new()
+            }
+        )),
+    }
 }
 
 async fn devices(cache: &Cache) -> Result<()> {

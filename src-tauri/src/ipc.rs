@@ -111,6 +111,7 @@ pub fn builder() -> tauri_specta::Builder<tauri::Wry> {
         .commands(collect_commands![
             commands::events::recent_events,
             commands::events::search_events,
+            commands::events::search_server,
             commands::events::get_event,
             commands::events::event_counts,
             commands::devices::list_devices,

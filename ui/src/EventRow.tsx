@@ -51,6 +51,11 @@ export function EventRow({ view, today, onOpen }: Props) {
       <span className="badges">
         {pending ? <span className="badge badge-pending">clip pending</span> : null}
         {view.clip_cached ? <span className="badge badge-offline">offline</span> : null}
+        {view.from_server ? (
+          <span className="badge badge-server" data-testid="badge-server" title="Found by searching the server: older than the cache held">
+            from server
+          </span>
+        ) : null}
       </span>
     </button>
   );

@@ -1,4 +1,4 @@
-import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { act, cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import type { ReactNode } from "react";
 import { VirtuosoMockContext } from "react-virtuoso";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -160,5 +160,80 @@ describe("History", () => {
       </Sized>,
     );
     expect((await screen.findByRole("alert")).textContent).toContain("limit must be between 1 and 1000");
+  });
+
+  it("marks events that came from the server", async () => {
+    const events = [ev("a", 25, 10), eventView("old", { timestamp_ms: at(2, 9) }, { from_server: true })];
+    fake.searchEvents.mockResolvedValue({ events, next: null });
+    render(
+      <Sized>
+        <HistoryView onOpen={vi.fn()} />
+      </Sized>,
+    );
+    const rows = await screen.findAllByTestId("event-row");
+    expect(rows.map((r) => r.dataset.eventId)).toEqual(["a", "old"]);
+    expect(within(rows[0] as HTMLElement).queryByTestId("badge-server")).toBeNull();
+    expect(within(rows[1] as HTMLElement).getByTestId("badge-server").textContent).toBe("from server");
+  });
+
+  it("asks the server once per search and shows what it added", async () => {
+    const cached = ev("a", 25, 10);
+    const old = eventView("old", { timestamp_ms: at(2, 9) }, { from_server: true });
+    fake.searchEvents.mockResolvedValueOnce({ events: [cached], next: null }).mockResolvedValue({ events: [cached, old], next: null });
+    fake.searchServer.mockResolvedValue({ status: "asked", found: 1, added: 1, truncated: false });
+    render(
+      <Sized>
+        <HistoryView onOpen={vi.fn()} />
+      </Sized>,
+    );
+    expect((await screen.findByTestId("history-server")).textContent).toBe("Also searched the server: 1 older event added.");
+    await waitFor(() => expect(screen.getAllByTestId("event-row").map((r) => r.dataset.eventId)).toEqual(["a", "old"]));
+    expect(screen.getByTestId("badge-server")).toBeTruthy();
+    expect(fake.searchServer).toHaveBeenCalledTimes(1);
+    expect(fake.searchServer.mock.calls[0]?.[0]).toMatchObject({ after: null, devices: [], text: null });
+  });
+
+  it("lists the cached events and says why when the server cannot be asked", async () => {
+    fake.searchEvents.mockResolvedValue({ events: [ev("a", 25, 10), ev("b", 24, 8)], next: null });
+    fake.searchServer.mockResolvedValue({
+      status: "unavailable",
+      reason: "cannot reach ksqlDB at http://127.0.0.1:8088/query-stream: error sending request",
+      added: 0,
+    });
+    render(
+      <Sized>
+        <HistoryView onOpen={vi.fn()} />
+      </Sized>,
+    );
+    const line = await screen.findByTestId("history-server");
+    expect(line.textContent).toBe(
+      "The server could not be asked: cannot reach ksqlDB at http://127.0.0.1:8088/query-stream: error sending request; showing cached events only.",
+    );
+    expect(screen.getAllByTestId("event-row").map((r) => r.dataset.eventId)).toEqual(["a", "b"]);
+    expect(fake.searchEvents).toHaveBeenCalledTimes(1);
+  });
+
+  it("says it is asking the server while the answer takes a while", async () => {
+    fake.searchServer.mockReturnValue(new Promise(() => undefined));
+    render(
+      <Sized>
+        <HistoryView onOpen={vi.fn()} />
+      </Sized>,
+    );
+    expect((await screen.findByTestId("history-server")).textContent).toBe("Asking the server for older events…");
+    expect(await screen.findByTestId("history-empty")).toBeTruthy();
+  });
+
+  it("says nothing about a server when there is none to ask", async () => {
+    fake.searchEvents.mockResolvedValue({ events: [ev("a", 25, 10)], next: null });
+    render(
+      <Sized>
+        <HistoryView onOpen={vi.fn()} />
+      </Sized>,
+    );
+    await screen.findAllByTestId("event-row");
+    await waitFor(() => expect(fake.searchServer).toHaveBeenCalledTimes(1));
+    await act(async () => undefined);
+    expect(screen.queryByTestId("history-server")).toBeNull();
   });
 });

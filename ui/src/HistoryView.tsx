@@ -1,20 +1,29 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import { GroupedVirtuoso, type GroupedVirtuosoHandle } from "react-virtuoso";
-import type { Cursor, DeviceView, EventView } from "./bindings";
+import type { Cursor, DeviceView, EventView, ServerSearch } from "./bindings";
 import { EventRow } from "./EventRow";
 import { dayLabel, localDate, startOfDayMs } from "./format";
 import { extendGroups, historyQuery, rangeProblem, type Filters, type Group } from "./history";
 import { useDebounced, useIpcEvent, useNow, useRequests } from "./hooks";
-import { errorText, listDevices, onEventsChanged, searchEvents } from "./ipc";
+import { errorText, listDevices, onEventsChanged, searchEvents, searchServer } from "./ipc";
 
 /** How long the text filter waits for typing to pause. */
 export const TEXT_DEBOUNCE_MS = 250;
+/**
+ * "Asking the server" shows only once the answer takes this long: without a server, or when
+ * the cache holds the range, the answer comes at once and the line would only flicker.
+ */
+export const ASKING_DELAY_MS = 250;
 
 interface Props {
   onOpen: (list: EventView[], index: number) => void;
 }
 
-/** Search the local cache: by days, cameras and words; works without a network. */
+/**
+ * Search the local cache: by days, cameras and words; works without a network. A range that
+ * reaches before what the cache holds is also asked of the server, and the list reloads with
+ * what it added (marked "from server").
+ */
 export function HistoryView({ onOpen }: Props) {
   const [from, setFrom] = useState("");
   const [to, setTo] = useState("");
@@ -31,6 +40,7 @@ export function HistoryView({ onOpen }: Props) {
   );
   const problem = rangeProblem(filters);
   useIpcEvent(onEventsChanged, () => setFresh(true));
+  const showAdded = useCallback(() => setReload((n) => n + 1), []);
 
   const toggle = (id: string, on: boolean) =>
     setDevices((ds) => (on ? [...ds, id] : ds.filter((d) => d !== id)));
@@ -104,8 +114,12 @@ export function HistoryView({ onOpen }: Props) {
           {problem}
         </p>
       ) : (
-        // A new search is a new list: its pages, groups and scroll position start afresh.
-        <HistoryResults key={`${reload}|${JSON.stringify(filters)}`} filters={filters} onOpen={onOpen} />
+        <>
+          {/* Once per search, not per reload: a reload shows what the server added. */}
+          <ServerSearchStatus key={JSON.stringify(filters)} filters={filters} onAdded={showAdded} />
+          {/* A new search is a new list: its pages, groups and scroll position start afresh. */}
+          <HistoryResults key={`${reload}|${JSON.stringify(filters)}`} filters={filters} onOpen={onOpen} />
+        </>
       )}
     </section>
   );
@@ -126,6 +140,85 @@ function useCameras(): DeviceView[] {
     };
   }, []);
   return cameras;
+}
+
+type ServerState =
+  | { state: "pending" }
+  | { state: "asking" }
+  | { state: "answered"; result: ServerSearch }
+  | { state: "failed"; message: string };
+
+/**
+ * Asks the server for the part of this search the cache does not hold (once, when mounted)
+ * and says how that went; `onAdded` when it stored events, so the list can show them.
+ */
+function ServerSearchStatus({ filters, onAdded }: { filters: Filters; onAdded: () => void }) {
+  const [server, setServer] = useState<ServerState>({ state: "pending" });
+  const added = useRef(onAdded);
+  useEffect(() => {
+    added.current = onAdded;
+  });
+  useEffect(() => {
+    let live = true;
+    const slow = setTimeout(() => {
+      if (live) setServer((s) => (s.state === "pending" ? { state: "asking" } : s));
+    }, ASKING_DELAY_MS);
+    searchServer(historyQuery(filters, null))
+      .then((result) => {
+        if (!live) return;
+        setServer({ state: "answered", result });
+        if (storedCount(result) > 0) added.current();
+      })
+      .catch((err: unknown) => {
+        if (live) setServer({ state: "failed", message: errorText(err) });
+      });
+    return () => {
+      live = false;
+      clearTimeout(slow);
+    };
+  }, [filters]);
+
+  const text = serverStatusText(server);
+  if (text === null) return null;
+  return (
+    <p className="muted server-status" role="status" data-testid="history-server">
+      {text}
+    </p>
+  );
+}
+
+/** How many events a server search stored in the cache. */
+function storedCount(result: ServerSearch): number {
+  return result.status === "asked" || result.status === "unavailable" ? result.added : 0;
+}
+
+/** The status line for a server search; null when there is nothing to say. */
+function serverStatusText(server: ServerState): string | null {
+  switch (server.state) {
+    case "pending":
+      return null;
+    case "asking":
+      return "Asking the server for older events…";
+    case "failed":
+      return `The server could not be asked: ${server.message}; showing cached events only.`;
+    case "answered":
+      break;
+  }
+  const r = server.result;
+  switch (r.status) {
+    case "not_configured":
+    case "not_needed":
+      return null;
+    case "asked": {
+      const found = r.added === 0 ? "no older events" : `${r.added} older ${r.added === 1 ? "event" : "events"} added`;
+      const more = r.truncated ? " It had more: narrow the search to see them all." : "";
+      return `Also searched the server: ${found}.${more}`;
+    }
+    case "unavailable": {
+      const partial = r.added > 0 ? ` (${r.added} older ${r.added === 1 ? "event was" : "events were"} added before it stopped)` : "";
+      return `The server could not be asked: ${r.reason}; showing cached events only${partial}.`;
+    }
+  }
 }
 
 interface Results {

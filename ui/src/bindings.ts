@@ -12,6 +12,13 @@ export const commands = {
 	recentEvents: (limit: number) => typedError<EventView[], IpcError>(__TAURI_INVOKE("recent_events", { limit })),
 	/**  A page of matching events, newest first. */
 	searchEvents: (query: HistoryQuery) => typedError<HistoryPage, IpcError>(__TAURI_INVOKE("search_events", { query })),
+	/**
+	 *  Asks the ksqlDB server for the range of a history search when the cache does not hold all
+	 *  of it, and stores what it finds; search the cache again afterwards to see it. Slow (a pull
+	 *  query scans the stream, up to `source::ksqldb::search::TIMEOUT`), so the UI shows the
+	 *  cached page first. An unreachable server is a status, not an error.
+	 */
+	searchServer: (query: HistoryQuery) => typedError<ServerSearch, IpcError>(__TAURI_INVOKE("search_server", { query })),
 	/**  One event, e.g. the one a notification asked to open. */
 	getEvent: (eventId: string) => typedError<EventView, IpcError>(__TAURI_INVOKE("get_event", { eventId })),
 	/**
@@ -199,6 +206,11 @@ export type EventView = {
 	snapshot_src: string | null,
 	/**  The clip is in the offline cache. */
 	clip_cached: boolean,
+	/**
+	 *  Known only through a server search (older than the cache held); the stream that the
+	 *  app follows has not delivered it.
+	 */
+	from_server: boolean,
 };
 
 /**  The cache changed: `changed` events were added, updated or removed. */
@@ -327,6 +339,23 @@ export type S3Read = {
 	endpoint?: string | null,
 	access_key_id: string,
 };
+
+/**  What became of asking the server, for the UI's status line and the command line. */
+export type ServerSearch = 
+/**  No ksqlDB is configured (Kafka directly, or no source): nothing to ask. */
+{ status: "not_configured" } | 
+/**  The cache holds the whole range; the server was not asked. */
+{ status: "not_needed" } | 
+/**
+ *  The server answered `found` rows, of which `added` were new to the cache or added to a
+ *  cached event. `truncated`: it had more than [`MAX_ROWS`], which were not read.
+ */
+{ status: "asked"; found: number; added: number; truncated: boolean } | 
+/**
+ *  The server could not be asked or gave no complete answer; `reason` says why, briefly.
+ *  `added` rows had been stored before it failed.
+ */
+{ status: "unavailable"; reason: string; added: number };
 
 /**  Everything but secrets. */
 export type Settings = {

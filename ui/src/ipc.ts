@@ -19,6 +19,7 @@ import {
   type IpcError,
   type NewSecrets,
   type NotifySettings,
+  type ServerSearch,
   type Settings,
   type SettingsView,
   type Snooze,
@@ -60,6 +61,14 @@ export function listEvents(limit: number): Promise<EventView[]> {
 /** One page of a history search, newest first; pass `next` as `after` for the page after. */
 export function searchEvents(query: HistoryQuery): Promise<HistoryPage> {
   return unwrap(commands.searchEvents(query));
+}
+
+/**
+ * Asks the server for the part of a search's range the cache does not hold (slow: seconds),
+ * storing what it finds; search the cache again to see it. An unreachable server is a status.
+ */
+export function searchServer(query: HistoryQuery): Promise<ServerSearch> {
+  return unwrap(commands.searchServer(query));
 }
 
 export function getEvent(eventId: string): Promise<EventView> {

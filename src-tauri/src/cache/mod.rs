@@ -5,7 +5,7 @@
 //! offsets) are stored in the same transaction as the events they cover. This module knows
 //! nothing of where events come from or how they are shown.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -20,7 +20,7 @@ pub use search::SearchQuery;
 use chrono::{Local, TimeZone};
 use motion_event::{EventKind, MotionEvent};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -110,11 +110,29 @@ impl Cache {
         Ok(Cache { pool })
     }
 
-    /// Upserts `events` and records `positions`, all or nothing. Returns how many rows changed.
+    /// Upserts `events` from the followed stream (live or backfill) and records `positions`,
+    /// all or nothing. Returns how many rows changed.
     pub async fn apply(
         &self,
         events: &[MotionEvent],
         positions: &[KafkaPosition],
+    ) -> Result<u64, CacheError> {
+        self.upsert(events, positions, Origin::Stream).await
+    }
+
+    /// Upserts `events` that a server search found (see `source::ksqldb::search`). A new row is
+    /// marked as known only through the server, and never alerts; a known row only gains what
+    /// the event adds, as with [`Cache::apply`], and keeps its marks. Returns how many rows
+    /// changed.
+    pub async fn apply_from_server(&self, events: &[MotionEvent]) -> Result<u64, CacheError> {
+        self.upsert(events, &[], Origin::ServerSearch).await
+    }
+
+    async fn upsert(
+        &self,
+        events: &[MotionEvent],
+        positions: &[KafkaPosition],
+        origin: Origin,
     ) -> Result<u64, CacheError> {
         let received_ms = chrono::Utc::now().timestamp_millis();
         let mut tx = self.pool.begin().await?;
@@ -123,7 +141,7 @@ impl Cache {
         // statements to sqlx's SQLite thread (measured by bench/cache). Rows of one statement
         // are inserted in order, so a later message for the same id still upserts the earlier.
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
-            let sql = upsert_sql(chunk.len());
+            let sql = upsert_sql(chunk.len(), origin);
             let mut query = sqlx::query(&sql);
             for ev in chunk {
                 query = query
@@ -192,12 +210,21 @@ impl Cache {
         Ok(row.as_ref().map(row_to_event))
     }
 
-    /// The newest event's own time and when the newest event reached this machine; `None`
-    /// when the cache is empty. A source resuming after a gap starts from about here.
+    /// The newest event's own time and when the newest event reached this machine, of the
+    /// events the followed stream brought; `None` when there are none. A source resuming after
+    /// a gap starts from about here.
     pub async fn newest(&self) -> Result<Option<Newest>, CacheError> {
-        let row = sqlx::query("SELECT MAX(sort_ms), MAX(received_ms) FROM events")
-            .fetch_one(&self.pool)
-            .await?;
+        // Only what the stream brought: a server search inserts old events (just received), and
+        // counting them would move a backfill's start past history it never read. Each
+        // subquery walks its index from the top to the first streamed row.
+        let row = sqlx::query(
+            "SELECT
+                (SELECT sort_ms FROM events WHERE streamed = 1 ORDER BY sort_ms DESC LIMIT 1),
+                (SELECT received_ms FROM events WHERE streamed = 1
+                 ORDER BY received_ms DESC LIMIT 1)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok(
             match (row.get::<Option<i64>, _>(0), row.get::<Option<i64>, _>(1)) {
                 (Some(event_ms), Some(received_ms)) => Some(Newest {
@@ -224,26 +251,89 @@ impl Cache {
         )
     }
 
-    /// Events whose row was created after `mark`, oldest first, at most `limit`, with the mark
-    /// to pass next time. SQLite numbers rows in insertion order (rowid) and an upsert keeps a
-    /// row's number, so these are the events first seen since the mark, not updated ones; the
-    /// alerts (`notify/`) use it. A VACUUM may renumber rows, so a mark is only good in-process.
+    /// Events whose row was created after `mark` by the followed stream, oldest first, at
+    /// most `limit`, with the mark to pass next time; none means none are left. SQLite numbers
+    /// rows in insertion order (rowid) and an upsert keeps a row's number, so these are the
+    /// events first seen since the mark, not updated ones; the alerts (`notify/`) use it. Rows
+    /// a server search inserted are passed over: they are history found on request, not news,
+    /// even when the stream delivers them later. A VACUUM may renumber rows, so a mark is only
+    /// good in-process.
     pub async fn inserted_after(
         &self,
-        mark: i64,
+        mut mark: i64,
         limit: u32,
     ) -> Result<(Vec<MotionEvent>, i64), CacheError> {
-        let rows = sqlx::query(
-            "SELECT event_id, device_id, device_name, device_type, url, time, message,
-                    snapshot_url, kind, timestamp_ms, duration_s, rowid
-             FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?",
+        loop {
+            let rows = sqlx::query(
+                "SELECT event_id, device_id, device_name, device_type, url, time, message,
+                        snapshot_url, kind, timestamp_ms, duration_s, rowid, from_search
+                 FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            )
+            .bind(mark)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+            let Some(last) = rows.last() else {
+                return Ok((Vec::new(), mark));
+            };
+            // Past every row looked at, skipped ones included, so they are not read again.
+            mark = last.get::<i64, _>(11);
+            let events: Vec<MotionEvent> = rows
+                .iter()
+                .filter(|r| r.get::<i64, _>(12) == 0)
+                .map(row_to_event)
+                .collect();
+            // A page of server-search rows only is not the end: news may follow it.
+            if !events.is_empty() || rows.len() < limit as usize {
+                return Ok((events, mark));
+            }
+        }
+    }
+
+    /// Which of `event_ids` are known only through a server search (the stream never
+    /// delivered them), for the UI's mark.
+    pub async fn server_only(&self, event_ids: &[&str]) -> Result<HashSet<String>, CacheError> {
+        let mut found = HashSet::new();
+        // Well under SQLite's limit of bound parameters per statement.
+        for chunk in event_ids.chunks(500) {
+            let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT event_id FROM events WHERE streamed = 0 AND event_id IN (",
+            );
+            let mut list = sql.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            sql.push(")");
+            let ids: Vec<String> = sql.build_query_scalar().fetch_all(&self.pool).await?;
+            found.extend(ids);
+        }
+        Ok(found)
+    }
+
+    /// Where what the cache holds starts: it has every event of the server from this time on
+    /// (Unix ms, the events' own time). `None` when not known, e.g. on a fresh install before
+    /// the first backfill of the whole stream completed.
+    pub async fn covered_from(&self) -> Result<Option<i64>, CacheError> {
+        Ok(sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT covered_from_ms FROM coverage WHERE id = 1",
         )
-        .bind(mark)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_optional(&self.pool)
+        .await?
+        .flatten())
+    }
+
+    /// Records that the cache now holds every event of the server from `ms` on (0: all of
+    /// them). The ksqlDB follower sets 0 once a backfill of the whole stream (an empty cache's
+    /// first) has completed; retention ([`Cache::delete_before`]) raises it to its cutoff.
+    pub async fn set_covered_from(&self, ms: i64) -> Result<(), CacheError> {
+        sqlx::query(
+            "INSERT INTO coverage (id, covered_from_ms) VALUES (1, ?)
+             ON CONFLICT (id) DO UPDATE SET covered_from_ms = excluded.covered_from_ms",
+        )
+        .bind(ms)
+        .execute(&self.pool)
         .await?;
-        let next = rows.last().map_or(mark, |r| r.get::<i64, _>(11));
-        Ok((rows.iter().map(row_to_event).collect(), next))
+        Ok(())
     }
 }
 
@@ -258,18 +348,35 @@ const EVENT_COLUMNS: &str = "event_id, device_id, device_name, device_type, url,
 /// Rows per upsert statement (13 parameters each, well under SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 100;
 
-/// The upsert for `rows` events.
-fn upsert_sql(rows: usize) -> String {
-    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
-    format!("{UPSERT_HEAD}{values}{UPSERT_TAIL}")
+/// Which way events reach the cache; see the `from_search` and `streamed` columns
+/// (`migrations/0004_server_search.sql`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// The followed stream, live or backfilled: a row it touches is no longer server-only.
+    Stream,
+    /// A search of the server for history the cache did not hold.
+    ServerSearch,
+}
+
+/// The upsert for `rows` events from `origin`.
+fn upsert_sql(rows: usize, origin: Origin) -> String {
+    let (marks, set, changed) = match origin {
+        // (from_search, streamed) of a new row; what a known row's marks become.
+        Origin::Stream => ("0, 1", ",\n    streamed = 1", "\n   OR events.streamed = 0"),
+        Origin::ServerSearch => ("1, 0", "", ""),
+    };
+    let row = format!("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {marks})");
+    let values = vec![row.as_str(); rows].join(", ");
+    format!("{UPSERT_HEAD}{values}{UPSERT_SET}{set}{UPSERT_WHERE}{changed}")
 }
 
 const UPSERT_HEAD: &str = "
 INSERT INTO events (event_id, device_id, device_name, device_type, url, time, message,
-                    snapshot_url, kind, timestamp_ms, duration_s, sort_ms, received_ms)
+                    snapshot_url, kind, timestamp_ms, duration_s, sort_ms, received_ms,
+                    from_search, streamed)
 VALUES ";
 
-const UPSERT_TAIL: &str = "
+const UPSERT_SET: &str = "
 ON CONFLICT (event_id) DO UPDATE SET
     device_name  = CASE WHEN events.kind = 'clip_ready' AND excluded.kind IS NOT 'clip_ready'
                         THEN events.device_name ELSE excluded.device_name END,
@@ -280,7 +387,9 @@ ON CONFLICT (event_id) DO UPDATE SET
     kind         = CASE WHEN events.kind = 'clip_ready' THEN events.kind
                         ELSE COALESCE(excluded.kind, events.kind) END,
     timestamp_ms = COALESCE(events.timestamp_ms, excluded.timestamp_ms),
-    duration_s   = COALESCE(excluded.duration_s, events.duration_s)
+    duration_s   = COALESCE(excluded.duration_s, events.duration_s)";
+
+const UPSERT_WHERE: &str = "
 WHERE (CASE WHEN excluded.url <> '' THEN excluded.url ELSE events.url END) IS NOT events.url
    OR COALESCE(excluded.snapshot_url, events.snapshot_url) IS NOT events.snapshot_url
    OR (CASE WHEN events.kind = 'clip_ready' THEN events.kind
@@ -505,6 +614,104 @@ mod tests {
             .await
             .expect("positions")
             .is_empty());
+    }
+
+    #[tokio::test]
+    async fn server_search_rows_are_marked_until_the_stream_brings_them_and_never_alert() {
+        let (_dir, cache) = temp_cache().await;
+        let mark = cache.insert_mark().await.expect("mark");
+        let live = event("live", EventKind::MotionStarted, "", 9_000);
+        cache.apply(&[live], &[]).await.expect("apply");
+        let old = event(
+            "old",
+            EventKind::ClipReady,
+            "http://s3.local/b/old.mp4",
+            1_000,
+        );
+        let both = event(
+            "both",
+            EventKind::ClipReady,
+            "http://s3.local/b/both.mp4",
+            2_000,
+        );
+        assert_eq!(
+            cache
+                .apply_from_server(&[old.clone(), both.clone()])
+                .await
+                .expect("apply"),
+            2
+        );
+        // Found by the server again: nothing new, and the live row is not marked by it.
+        let live_again = event("live", EventKind::MotionStarted, "", 9_000);
+        assert_eq!(
+            cache
+                .apply_from_server(&[old.clone(), live_again])
+                .await
+                .expect("apply"),
+            0
+        );
+        let all = ["live", "old", "both"];
+        assert_eq!(
+            cache.server_only(&all).await.expect("marks"),
+            HashSet::from(["old".to_owned(), "both".to_owned()])
+        );
+        // The stream delivers one of them: it is followed history now, and counts as a change
+        // even though its fields are the same.
+        assert_eq!(cache.apply(&[both], &[]).await.expect("apply"), 1);
+        assert_eq!(
+            cache.server_only(&all).await.expect("marks"),
+            HashSet::from(["old".to_owned()])
+        );
+        // Only the events the stream brought first are news, read in pages of any size.
+        let late = event("late", EventKind::MotionStarted, "", 9_500);
+        cache.apply(&[late], &[]).await.expect("apply");
+        let mut seen = Vec::new();
+        let mut next = mark;
+        loop {
+            let (events, after) = cache.inserted_after(next, 1).await.expect("inserted");
+            if events.is_empty() {
+                break;
+            }
+            seen.extend(events.into_iter().map(|e| e.event_id));
+            next = after;
+        }
+        // "late" comes after two server rows: a page of those alone does not end the reading.
+        assert_eq!(seen, ["live", "late"]);
+    }
+
+    #[tokio::test]
+    async fn the_backfill_watermark_ignores_what_a_server_search_brought() {
+        let (_dir, cache) = temp_cache().await;
+        let old = event(
+            "old",
+            EventKind::ClipReady,
+            "http://s3.local/b/old.mp4",
+            1_000,
+        );
+        cache.apply_from_server(&[old]).await.expect("apply");
+        assert_eq!(cache.newest().await.expect("newest"), None);
+        cache
+            .apply(&[event("new", EventKind::MotionStarted, "", 5_000)], &[])
+            .await
+            .expect("apply");
+        let newest = cache.newest().await.expect("newest").expect("some");
+        assert_eq!(newest.event_ms, 5_000);
+    }
+
+    #[tokio::test]
+    async fn coverage_is_unknown_at_first_set_by_the_follower_and_raised_by_retention() {
+        let (_dir, cache) = temp_cache().await;
+        assert_eq!(cache.covered_from().await.expect("coverage"), None);
+        // Retention knows nothing of what the server had: unknown stays unknown.
+        cache.delete_before(5_000).await.expect("retention");
+        assert_eq!(cache.covered_from().await.expect("coverage"), None);
+        cache.set_covered_from(0).await.expect("set");
+        assert_eq!(cache.covered_from().await.expect("coverage"), Some(0));
+        cache.delete_before(5_000).await.expect("retention");
+        assert_eq!(cache.covered_from().await.expect("coverage"), Some(5_000));
+        // An older cutoff (a longer retention) cannot bring deleted events back.
+        cache.delete_before(3_000).await.expect("retention");
+        assert_eq!(cache.covered_from().await.expect("coverage"), Some(5_000));
     }
 
     #[tokio::test]

@@ -101,13 +101,25 @@ impl Cache {
         )
     }
 
-    /// Deletes events older than `before_ms` (retention); returns how many went.
+    /// Deletes events older than `before_ms` (retention); returns how many went. What the
+    /// cache holds then starts at `before_ms` at the earliest ([`Cache::covered_from`]); an
+    /// unknown start stays unknown.
     pub async fn delete_before(&self, before_ms: i64) -> Result<u64, CacheError> {
-        Ok(sqlx::query("DELETE FROM events WHERE sort_ms < ?")
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query("DELETE FROM events WHERE sort_ms < ?")
             .bind(before_ms)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?
-            .rows_affected())
+            .rows_affected();
+        sqlx::query(
+            "UPDATE coverage SET covered_from_ms = MAX(covered_from_ms, ?)
+             WHERE covered_from_ms IS NOT NULL",
+        )
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(deleted)
     }
 }
 

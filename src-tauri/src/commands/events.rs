@@ -7,6 +7,7 @@ use tauri::State;
 
 use crate::cache::{BucketCount, SearchQuery};
 use crate::ipc::{IpcError, IpcErrorKind};
+use crate::source::ksqldb::search::{self, ServerSearch};
 use crate::window::AppState;
 
 const MAX_LIMIT: u32 = 1_000;
@@ -22,6 +23,9 @@ pub struct EventView {
     pub snapshot_src: Option<String>,
     /// The clip is in the offline cache.
     pub clip_cached: bool,
+    /// Known only through a server search (older than the cache held); the stream that the
+    /// app follows has not delivered it.
+    pub from_server: bool,
 }
 
 /// A history search; every filter is optional.
@@ -64,8 +68,10 @@ fn check_limit(limit: u32) -> Result<(), IpcError> {
     Ok(())
 }
 
-async fn views(state: &AppState, events: Vec<MotionEvent>) -> Vec<EventView> {
+async fn views(state: &AppState, events: Vec<MotionEvent>) -> Result<Vec<EventView>, IpcError> {
     let urls = state.urls().await;
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    let server_only = state.cache.server_only(&ids).await?;
     let mut out = Vec::with_capacity(events.len());
     for event in events {
         let snapshot_src = match event.snapshot_url.as_deref().filter(|u| !u.is_empty()) {
@@ -73,13 +79,15 @@ async fn views(state: &AppState, events: Vec<MotionEvent>) -> Vec<EventView> {
             None => None,
         };
         let clip_cached = state.clips.is_cached(&event.event_id);
+        let from_server = server_only.contains(&event.event_id);
         out.push(EventView {
             event,
             snapshot_src,
             clip_cached,
+            from_server,
         });
     }
-    out
+    Ok(out)
 }
 
 /// The newest `limit` cached events, newest first.
@@ -91,16 +99,11 @@ pub async fn recent_events(
 ) -> Result<Vec<EventView>, IpcError> {
     check_limit(limit)?;
     let events = state.cache.recent(limit).await?;
-    Ok(views(&state, events).await)
+    views(&state, events).await
 }
 
-/// A page of matching events, newest first.
-#[tauri::command]
-#[specta::specta]
-pub async fn search_events(
-    state: State<'_, AppState>,
-    query: HistoryQuery,
-) -> Result<HistoryPage, IpcError> {
+/// The cache's query for `query`, checked.
+fn search_query(query: HistoryQuery) -> Result<SearchQuery, IpcError> {
     check_limit(query.limit)?;
     if let (Some(from), Some(to)) = (query.from_ms, query.to_ms) {
         if from >= to {
@@ -110,26 +113,51 @@ pub async fn search_events(
             ));
         }
     }
-    let q = SearchQuery {
+    Ok(SearchQuery {
         from_ms: query.from_ms,
         to_ms: query.to_ms,
         devices: query.devices,
         text: query.text.filter(|t| !t.trim().is_empty()),
         after: query.after.map(|c| (c.sort_ms, c.event_id)),
         limit: query.limit,
-    };
+    })
+}
+
+/// A page of matching events, newest first.
+#[tauri::command]
+#[specta::specta]
+pub async fn search_events(
+    state: State<'_, AppState>,
+    query: HistoryQuery,
+) -> Result<HistoryPage, IpcError> {
+    let q = search_query(query)?;
     let events = state.cache.search(&q).await?;
     let next = match events.last() {
-        Some(last) if events.len() == query.limit as usize => Some(Cursor {
+        Some(last) if events.len() == q.limit as usize => Some(Cursor {
             sort_ms: state.cache.sort_ms_of(&last.event_id).await?,
             event_id: last.event_id.clone(),
         }),
         _ => None,
     };
     Ok(HistoryPage {
-        events: views(&state, events).await,
+        events: views(&state, events).await?,
         next,
     })
+}
+
+/// Asks the ksqlDB server for the range of a history search when the cache does not hold all
+/// of it, and stores what it finds; search the cache again afterwards to see it. Slow (a pull
+/// query scans the stream, up to `source::ksqldb::search::TIMEOUT`), so the UI shows the
+/// cached page first. An unreachable server is a status, not an error.
+#[tauri::command]
+#[specta::specta]
+pub async fn search_server(
+    state: State<'_, AppState>,
+    query: HistoryQuery,
+) -> Result<ServerSearch, IpcError> {
+    let q = search_query(query)?;
+    let ksqldb = state.ksqldb().await;
+    Ok(search::search_server(&state.cache, ksqldb.as_ref(), &q).await?)
 }
 
 /// One event, e.g. the one a notification asked to open.
@@ -145,7 +173,10 @@ pub async fn get_event(
             format!("no event {event_id:?} in the cache"),
         ));
     };
-    Ok(views(&state, vec![event]).await.remove(0))
+    views(&state, vec![event])
+        .await?
+        .pop()
+        .ok_or_else(|| IpcError::new(IpcErrorKind::NotFound, format!("no event {event_id:?}")))
 }
 
 /// Events per camera per bucket in `[from_ms, to_ms)`; buckets start on the wall clock of a

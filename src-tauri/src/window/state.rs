@@ -16,6 +16,7 @@ use crate::notify::{NotifySettings, OpenHook, Snooze};
 use crate::service::{Service, ServiceConfig, ServiceUpdate};
 use crate::settings::secrets::SecretStore;
 use crate::settings::{Settings, SettingsError};
+use crate::source::ksqldb::KsqlDbSettings;
 use crate::source::{EventSource, SourceStatus};
 
 /// Presigned URLs stay valid this long: enough to watch a clip, short enough to be useless
@@ -38,6 +39,8 @@ pub struct AppState {
 
 struct Running {
     settings: Settings,
+    /// The event source the service follows, for the history's server search.
+    source: Option<EventSource>,
     service: Option<Service>,
     urls: Arc<ClipUrls>,
 }
@@ -71,6 +74,7 @@ impl AppState {
             app,
             running: Mutex::new(Running {
                 settings: Settings::default(),
+                source: None,
                 service: None,
                 urls: Arc::new(ClipUrls::public()),
             }),
@@ -98,6 +102,7 @@ impl AppState {
         let mut running = self.running.lock().await;
         // Stop first: two sources must never write the cache at once.
         running.service = None;
+        running.source = None;
         running.settings = settings.clone();
         let source = match &self.command_line_source {
             Some(source) => Ok(Some(source.clone())),
@@ -118,6 +123,7 @@ impl AppState {
             ClipUrls::public()
         }));
         let source = source?;
+        running.source = source.clone();
         let config = ServiceConfig {
             source,
             alerts: Some((settings.alerts.clone(), self.open_hook())),
@@ -143,6 +149,15 @@ impl AppState {
 
     pub async fn settings(&self) -> Settings {
         self.running.lock().await.settings.clone()
+    }
+
+    /// The ksqlDB server the running service follows, if it follows one (a history search
+    /// asks the same server, with the same credentials).
+    pub async fn ksqldb(&self) -> Option<KsqlDbSettings> {
+        match &self.running.lock().await.source {
+            Some(EventSource::KsqlDb(settings)) => Some(settings.clone()),
+            Some(EventSource::Kafka(_)) | None => None,
+        }
     }
 
     pub async fn urls(&self) -> Arc<ClipUrls> {

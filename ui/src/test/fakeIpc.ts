@@ -15,6 +15,7 @@ import type {
   MotionEvent,
   NewSecrets,
   NotifySettings,
+  ServerSearch,
   Settings,
   SettingsView,
   Snooze,
@@ -45,6 +46,7 @@ function create() {
     inside: true,
     listEvents: vi.fn<(limit: number) => Promise<EventView[]>>(),
     searchEvents: vi.fn<(q: HistoryQuery) => Promise<HistoryPage>>(),
+    searchServer: vi.fn<(q: HistoryQuery) => Promise<ServerSearch>>(),
     getEvent: vi.fn<(id: string) => Promise<EventView>>(),
     eventCounts: vi.fn<(from: number, to: number, bucket: number, offset: number) => Promise<BucketCount[]>>(),
     listDevices: vi.fn<(todayStartMs: number) => Promise<DeviceView[]>>(),
@@ -76,6 +78,7 @@ export function resetFake(): void {
   }
   fake.listEvents.mockResolvedValue([]);
   fake.searchEvents.mockResolvedValue({ events: [], next: null });
+  fake.searchServer.mockResolvedValue({ status: "not_configured" });
   fake.eventCounts.mockResolvedValue([]);
   fake.listDevices.mockResolvedValue([]);
   fake.sourceStatus.mockResolvedValue(status("not_configured"));
@@ -90,6 +93,7 @@ export function ipcMock(real: typeof Ipc): typeof Ipc {
     insideTauri: () => fake.inside,
     listEvents: (...a) => fake.listEvents(...a),
     searchEvents: (...a) => fake.searchEvents(...a),
+    searchServer: (...a) => fake.searchServer(...a),
     getEvent: (...a) => fake.getEvent(...a),
     eventCounts: (...a) => fake.eventCounts(...a),
     listDevices: (...a) => fake.listDevices(...a),
@@ -127,7 +131,7 @@ export function motionEvent(id: string, over: Partial<MotionEvent> = {}): Motion
 }
 
 export function eventView(id: string, over: Partial<MotionEvent> = {}, view: Partial<EventView> = {}): EventView {
-  return { event: motionEvent(id, over), snapshot_src: null, clip_cached: false, ...view };
+  return { event: motionEvent(id, over), snapshot_src: null, clip_cached: false, from_server: false, ...view };
 }
 
 export function status(state: SourceStatus["state"], over: Partial<SourceStatus> = {}): SourceStatus {

@@ -319,6 +319,15 @@ async fn follow(
                             ),
                         });
                     }
+                    // A complete scan found nothing missing: the push query has caught up,
+                    // so the cache holds everything from `since` on (History asks the server
+                    // only about what is older).
+                    let covered = cache.covered_from().await?;
+                    let from = covered.map_or(since, |c| c.min(since));
+                    if covered != Some(from) {
+                        cache.set_covered_from(from).await?;
+                        tracing::info!(covered_from_ms = from, "the cache holds the stream from here on");
+                    }
                     probe.as_mut().reset(Instant::now() + LIVENESS_PROBE);
                 }
                 Some(CheckMsg::Failed(err)) => return Err(err),
