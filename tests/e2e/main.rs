@@ -1,9 +1,11 @@
 //! Cross-process tests against the real local stack (`tests/stack/up`): one test binary, one
 //! module per concern.
 
+mod captures;
 mod check;
 mod deliver;
 mod detect;
+mod double_sql;
 mod faults;
 mod history;
 mod hostile;
@@ -11,9 +13,11 @@ mod kafka;
 mod ksql_apply;
 mod ksqldb;
 mod notify;
+mod push_start;
 mod record;
 mod s3;
 mod secrets;
+mod server_search;
 mod skeleton;
 mod tls;
 mod window;

@@ -67,7 +67,7 @@ impl Framing {
     }
 
     pub fn header(self, query_id: &str, columns: &[Column]) -> Vec<u8> {
-        let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
+        let names: Vec<&str> = columns.iter().map(|c| c.name.as_ref()).collect();
         let types: Vec<&str> = columns.iter().map(|c| c.kind.name()).collect();
         let metadata = object(&[
             ("queryId", enc(json!(query_id))),
@@ -123,22 +123,29 @@ impl Framing {
         }
     }
 
-    /// An error while the query runs; the response ends after it.
-    pub fn error(self, message: &str) -> Vec<u8> {
+    /// An error while the query runs, as the chunks it goes out in; the response ends after
+    /// it. On the JSON framings the closing `]` is a write of its own, as the writers' `end()`
+    /// makes it (the same split the captures show after a completion).
+    pub fn error(self, message: &str) -> Vec<Vec<u8>> {
         let envelope = error_envelope(50000, message);
         match self {
-            Framing::Delimited => format!("{envelope}\n").into_bytes(),
-            Framing::PlainJson => format!(",{envelope}]").into_bytes(),
+            Framing::Delimited => vec![format!("{envelope}\n").into_bytes()],
+            Framing::PlainJson => vec![format!(",{envelope}").into_bytes(), b"]".to_vec()],
             // The comma before `]` is the server's, and makes the body invalid JSON (§10.2).
-            Framing::StreamedRow => format!("{{\"errorMessage\":{envelope}}},\n]").into_bytes(),
+            Framing::StreamedRow => vec![
+                format!("{{\"errorMessage\":{envelope}}},\n").into_bytes(),
+                b"]".to_vec(),
+            ],
             // No closing bracket at all on the legacy writer.
-            Framing::Legacy => format!("\n{{\"errorMessage\":{envelope}}},\n").into_bytes(),
+            Framing::Legacy => vec![format!("\n{{\"errorMessage\":{envelope}}},\n").into_bytes()],
         }
     }
 
-    /// The query ended: completion (`limit = false`) or its LIMIT. `pull` marks a stream pull
-    /// query, which the legacy writer ends with a bare `]` (§2.5).
-    pub fn end(self, limit: bool, pull: bool) -> Vec<u8> {
+    /// The query ended: completion (`limit = false`) or its LIMIT, as the chunks it goes out
+    /// in. `pull` marks a stream pull query, which the legacy writer ends with a bare `]`
+    /// (§2.5). On the default `/query` path the final message and the `]` are two chunks
+    /// (captures `push-v1.raw`, `pull-v1.raw`).
+    pub fn end(self, limit: bool, pull: bool) -> Vec<Vec<u8>> {
         let message = if limit {
             "Limit Reached"
         } else {
@@ -146,10 +153,13 @@ impl Framing {
         };
         match self {
             Framing::Delimited => Vec::new(),
-            Framing::PlainJson => b"]".to_vec(),
-            Framing::StreamedRow => format!("{{\"finalMessage\":\"{message}\"}}]").into_bytes(),
-            Framing::Legacy if pull && !limit => b"]\n".to_vec(),
-            Framing::Legacy => format!("{{\"finalMessage\":\"{message}\"}}]\n").into_bytes(),
+            Framing::PlainJson => vec![b"]".to_vec()],
+            Framing::StreamedRow => vec![
+                format!("{{\"finalMessage\":\"{message}\"}}").into_bytes(),
+                b"]".to_vec(),
+            ],
+            Framing::Legacy if pull && !limit => vec![b"]\n".to_vec()],
+            Framing::Legacy => vec![format!("{{\"finalMessage\":\"{message}\"}}]\n").into_bytes()],
         }
     }
 }
@@ -196,16 +206,8 @@ mod tests {
     use crate::kafka::Kind;
 
     const COLUMNS: &[Column] = &[
-        Column {
-            name: "DEVICE_ID",
-            kind: Kind::String,
-            key: true,
-        },
-        Column {
-            name: "TS",
-            kind: Kind::BigInt,
-            key: false,
-        },
+        Column::key("DEVICE_ID", Kind::String),
+        Column::value("TS", Kind::BigInt),
     ];
 
     #[test]
@@ -244,7 +246,7 @@ mod tests {
         let f = Framing::StreamedRow;
         let mut body = f.header("q", COLUMNS);
         body.extend(f.row(&[json!("cam-1"), json!(1_700_000_000_000_i64)]));
-        body.extend(f.end(false, false));
+        body.extend(f.end(false, false).concat());
         assert_eq!(
             String::from_utf8(body).expect("utf8"),
             "[{\"header\":{\"queryId\":\"q\",\"schema\":\"`DEVICE_ID` STRING, `TS` BIGINT\"}},\n\
@@ -252,7 +254,7 @@ mod tests {
              {\"finalMessage\":\"Query Completed\"}]"
         );
         assert_eq!(
-            String::from_utf8(f.error("boom")).expect("utf8"),
+            String::from_utf8(f.error("boom").concat()).expect("utf8"),
             "{\"errorMessage\":{\"@type\":\"generic_error\",\"error_code\":50000,\"message\":\"boom\"}},\n]"
         );
     }
@@ -277,10 +279,83 @@ mod tests {
         let f = Framing::Delimited;
         let mut body = f.header("XYZ", COLUMNS);
         body.extend(f.row(&[json!("USER_1"), json!(1)]));
-        body.extend(f.end(false, false));
+        body.extend(f.end(false, false).concat());
         assert_eq!(
             String::from_utf8(body).expect("utf8"),
             "{\"queryId\":\"XYZ\",\"columnNames\":[\"DEVICE_ID\",\"TS\"],\"columnTypes\":[\"STRING\",\"BIGINT\"]}\n[\"USER_1\",1]\n"
         );
+    }
+
+    /// The chunks of one query, each as the server writes it.
+    fn chunks(f: Framing, rows: &[Vec<Value>], end: Vec<Vec<u8>>) -> Vec<String> {
+        let mut all = vec![f.header(CAPTURED_ID, crate::kafka::MOTION_STREAM)];
+        all.extend(rows.iter().map(|r| f.row(r)));
+        all.extend(end);
+        all.into_iter()
+            .map(|c| String::from_utf8(c).expect("utf8"))
+            .collect()
+    }
+
+    const CAPTURED_ID: &str = "transient_MOTION_STREAM_1597730439628764114";
+
+    fn captured_row() -> Vec<Value> {
+        let mut row = vec![
+            json!("evt-probe-0001"),
+            json!("garage"),
+            json!("Garage"),
+            json!("camera"),
+            json!("http://127.0.0.1:19000/motion-clips/garage/evt-probe-0001.mp4"),
+            json!("2026-12-02 17:05:00"),
+            json!("Motion detected in Garage"),
+        ];
+        row.resize(11, Value::Null);
+        row
+    }
+
+    #[test]
+    fn the_v1_path_ends_with_the_final_message_and_the_bracket_in_two_chunks() {
+        // Chunk sizes 0x125, 0xc9, 0x22 and 0x1, as in the captures `pull-v1.raw`/`push-v1.raw`.
+        let f = Framing::StreamedRow;
+        let got = chunks(f, &[captured_row()], f.end(false, true));
+        let sizes: Vec<usize> = got.iter().map(String::len).collect();
+        assert_eq!(sizes, [0x125, 0xc9, 0x22, 0x1], "{got:#?}");
+        assert_eq!(got[2], "{\"finalMessage\":\"Query Completed\"}");
+        assert_eq!(got[3], "]");
+        assert!(got[0].starts_with("[{\"header\":{\"queryId\":\"transient_MOTION_STREAM_"));
+        assert_eq!(
+            f.end(true, false),
+            [
+                b"{\"finalMessage\":\"Limit Reached\"}".to_vec(),
+                b"]".to_vec()
+            ]
+        );
+        assert_eq!(f.error("boom").len(), 2, "the error, then `]` on its own");
+    }
+
+    #[test]
+    fn the_plain_json_and_delimited_chunks_are_the_captures() {
+        // `pull-json.raw`: 0x139, 0xb4, 0x1; `pull-h1.raw`: 0x139, 0xb4, and no end marker.
+        let f = Framing::PlainJson;
+        let got = chunks(f, &[captured_row()], f.end(false, true));
+        let sizes: Vec<usize> = got.iter().map(String::len).collect();
+        assert_eq!(sizes, [0x139, 0xb4, 0x1], "{got:#?}");
+        assert!(got[0].starts_with("[{\"queryId\":") && !got[0].contains('\n'));
+        assert!(got[1].starts_with(",[\"evt-probe-0001\""));
+        assert_eq!(got[2], "]");
+        assert_eq!(
+            f.error("boom"),
+            [
+                b",{\"@type\":\"generic_error\",\"error_code\":50000,\"message\":\"boom\"}"
+                    .to_vec(),
+                b"]".to_vec()
+            ]
+        );
+
+        let f = Framing::Delimited;
+        let got = chunks(f, &[captured_row()], f.end(false, true));
+        let sizes: Vec<usize> = got.iter().map(String::len).collect();
+        assert_eq!(sizes, [0x139, 0xb4], "{got:#?}");
+        assert!(got.iter().all(|c| c.ends_with('\n')));
+        assert!(Framing::Delimited.end(true, false).is_empty());
     }
 }

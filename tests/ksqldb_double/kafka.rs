@@ -5,6 +5,7 @@
 //! stream pull query notes each partition's end offset first, reads from the start up to it,
 //! and is then complete (§7). `ROWTIME` is the record's timestamp.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -36,40 +37,81 @@ impl Kind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One column of a served stream. The name is borrowed for the built-in layouts below and
+/// owned for the columns a `CREATE STREAM` declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     pub kind: Kind,
-    /// A `KEY` column: read from the record key (KAFKA format: its bytes as UTF-8), not the value.
+    /// A `KEY` column: read from the record key (KAFKA format), not the value.
     pub key: bool,
 }
 
-const fn col(name: &'static str, kind: Kind) -> Column {
-    Column {
-        name,
-        kind,
-        key: false,
+impl Column {
+    pub const fn value(name: &'static str, kind: Kind) -> Column {
+        Column {
+            name: Cow::Borrowed(name),
+            kind,
+            key: false,
+        }
     }
+
+    pub const fn key(name: &'static str, kind: Kind) -> Column {
+        Column {
+            name: Cow::Borrowed(name),
+            kind,
+            key: true,
+        }
+    }
+}
+
+const fn col(name: &'static str, kind: Kind) -> Column {
+    Column::value(name, kind)
 }
 
 const fn key(name: &'static str, kind: Kind) -> Column {
-    Column {
-        name,
-        kind,
-        key: true,
-    }
+    Column::key(name, kind)
 }
 
-/// One stream the double serves: its name, topic and columns.
+/// One stream the double serves: what `LIST STREAMS` and `DESCRIBE` report and what queries
+/// read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Served {
     pub name: String,
     pub topic: String,
-    pub columns: &'static [Column],
+    /// Key columns first, then value columns in declaration order: the order of `SELECT *`
+    /// and of DESCRIBE's `fields` (wire specification §5; `LogicalSchema.columns()`).
+    pub columns: Vec<Column>,
+    /// `PARTITIONS` of the CREATE, reported by DESCRIBE while the topic cannot be read.
+    pub partitions: Option<i32>,
+    /// The CREATE as ksqlDB stores it (DESCRIBE's `statement`).
+    pub statement: String,
 }
 
-/// `MOTION_STREAM` as the seed declares it (all VARCHAR value columns, no key column), plus our
-/// optional fields: `SELECT *` gives the value columns in declaration order.
+impl Served {
+    /// A served stream declared by the CREATE that `statement` renders.
+    pub fn new(
+        name: &str,
+        topic: &str,
+        columns: &[Column],
+        partitions: Option<i32>,
+        statement: String,
+    ) -> Served {
+        // A stable sort keeps each group in declaration order.
+        let mut columns = columns.to_vec();
+        columns.sort_by_key(|c| !c.key);
+        Served {
+            name: name.to_owned(),
+            topic: topic.to_owned(),
+            columns,
+            partitions,
+            statement,
+        }
+    }
+}
+
+/// `MOTION_STREAM` as `ksql/01_motion_stream.sql` declares it: the seed's seven VARCHAR value
+/// columns (no key column), then our optional ones.
 pub const MOTION_STREAM: &[Column] = &[
     col("EVENT_ID", Kind::String),
     col("DEVICE_ID", Kind::String),
@@ -103,6 +145,36 @@ pub const DEVICE_STATUS_STREAM: &[Column] = &[
     col("VERSION", Kind::String),
 ];
 
+/// A key column's value from the record key in the KAFKA format (ksqlDB's default
+/// `KEY_FORMAT`): STRING is the bytes as UTF-8, INTEGER/BIGINT/DOUBLE the big-endian bytes of
+/// Kafka's own serializers. A null key is a null column.
+fn key_value(record_key: Option<&[u8]>, kind: Kind) -> Result<Value, String> {
+    let Some(k) = record_key else {
+        return Ok(Value::Null);
+    };
+    let wrong_size = || {
+        let want = if kind == Kind::Int { 4 } else { 8 };
+        format!("a {} key is {want} bytes, not {}", kind.name(), k.len())
+    };
+    match kind {
+        Kind::String => Ok(Value::String(String::from_utf8_lossy(k).into_owned())),
+        Kind::Int => <[u8; 4]>::try_from(k)
+            .map(|b| Value::from(i32::from_be_bytes(b)))
+            .map_err(|_| wrong_size()),
+        Kind::BigInt => <[u8; 8]>::try_from(k)
+            .map(|b| Value::from(i64::from_be_bytes(b)))
+            .map_err(|_| wrong_size()),
+        Kind::Double => <[u8; 8]>::try_from(k)
+            .map_err(|_| wrong_size())
+            .and_then(|b| {
+                serde_json::Number::from_f64(f64::from_be_bytes(b))
+                    .map(Value::Number)
+                    .ok_or_else(|| "the key is not a finite DOUBLE".to_owned())
+            }),
+        Kind::Boolean => Err("the KAFKA format has no BOOLEAN keys".into()),
+    }
+}
+
 /// A record as the row ksqlDB would send, or why ksqlDB would drop the record.
 pub fn to_row(
     record_key: Option<&[u8]>,
@@ -118,12 +190,10 @@ pub fn to_row(
         .iter()
         .map(|c| {
             if c.key {
-                return Ok(record_key.map_or(Value::Null, |k| {
-                    Value::String(String::from_utf8_lossy(k).into_owned())
-                }));
+                return key_value(record_key, c.kind).map_err(|e| format!("key {}: {e}", c.name));
             }
             // Exact name first, then a key that upper-cases to the column name.
-            let found = fields.get(c.name).or_else(|| {
+            let found = fields.get(c.name.as_ref()).or_else(|| {
                 fields
                     .iter()
                     .find(|(k, _)| k.to_ascii_uppercase() == c.name)
@@ -212,11 +282,33 @@ fn partitions(consumer: &StreamConsumer, topic: &str) -> Result<Vec<i32>, String
     Ok(ids)
 }
 
+/// What DESCRIBE reports of a topic: its partition count and the replica count of its first
+/// partition (`SourceDescriptionFactory`: `td.partitions().get(0).replicas().size()`).
+/// Blocking (metadata); call it off the async threads.
+pub fn topic_shape(bootstrap: &str, topic: &str) -> Result<(i32, i32), String> {
+    let consumer = consumer(bootstrap, false).map_err(|e| e.to_string())?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .map_err(|e| e.to_string())?;
+    let t = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none())
+        .ok_or_else(|| format!("Topic '{topic}' does not exist"))?;
+    let partitions = i32::try_from(t.partitions().len()).unwrap_or(i32::MAX);
+    let replicas = t
+        .partitions()
+        .iter()
+        .min_by_key(|p| p.id())
+        .map_or(0, |p| i32::try_from(p.replicas().len()).unwrap_or(i32::MAX));
+    Ok((partitions, replicas))
+}
+
 /// Reads a topic for one query.
 pub struct Reader {
     consumer: StreamConsumer,
     topic: String,
-    columns: &'static [Column],
+    columns: Vec<Column>,
     /// Pull queries: the end offset of each partition not yet read to its end.
     remaining: Option<HashMap<i32, i64>>,
 }
@@ -245,7 +337,7 @@ impl Reader {
         Ok(Reader {
             consumer,
             topic: topic.to_owned(),
-            columns: served.columns,
+            columns: served.columns.clone(),
             remaining: None,
         })
     }
@@ -272,7 +364,7 @@ impl Reader {
         Ok(Reader {
             consumer,
             topic: topic.to_owned(),
-            columns: served.columns,
+            columns: served.columns.clone(),
             remaining: Some(remaining),
         })
     }
@@ -301,7 +393,7 @@ impl Reader {
                     }
                 }
                 let row = match msg.payload() {
-                    Some(value) => to_row(msg.key(), value, self.columns),
+                    Some(value) => to_row(msg.key(), value, &self.columns),
                     // A null value (tombstone) is ignored for streams.
                     None => return Ok(None),
                 };
@@ -367,6 +459,27 @@ mod tests {
         assert!(
             to_row(None, br#"{"online":"yes"}"#, cols).is_err(),
             "BOOLEAN takes only a boolean"
+        );
+    }
+
+    #[test]
+    fn numeric_keys_are_kafkas_big_endian_bytes_and_keys_come_first() {
+        let cols = [col("V", Kind::String), key("K", Kind::BigInt)];
+        let served = Served::new("S", "t", &cols, None, String::new());
+        assert_eq!(
+            served.columns,
+            [key("K", Kind::BigInt), col("V", Kind::String)]
+        );
+        let row = to_row(Some(&7_i64.to_be_bytes()), br#"{"v":"x"}"#, &served.columns);
+        assert_eq!(row, Ok(vec![json!(7), json!("x")]));
+        let int = [key("K", Kind::Int)];
+        assert_eq!(
+            to_row(Some(&(-2_i32).to_be_bytes()), b"{}", &int),
+            Ok(vec![json!(-2)])
+        );
+        assert!(
+            to_row(Some(b"7"), b"{}", &int).is_err(),
+            "a string key in an INT key column"
         );
     }
 

@@ -11,6 +11,12 @@
 //! `/test-double/act`) and counts what it did (`GET /test-double/stats`), so tests can wait on
 //! facts instead of sleeping.
 //!
+//! Where the real server was recorded (`shared/specs/ksqldb-captures/`), the double answers
+//! with the same bytes: a push query takes its position in the topic only after a start delay
+//! (`--push-start-delay`, 3 s as on a real server), `/close-query` from another connection
+//! answers 500 "On wrong context or worker" while closing the query, `/query`'s JSON framing
+//! ends in two chunks, and an unknown path gets Vert.x's HTML page.
+//!
 //! The first line on stdout is the port it listens on (`--port 0` picks a free one).
 
 mod framing;
@@ -82,6 +88,12 @@ struct Args {
     /// was run on `/ksql` (as on a fresh ksqlDB server, for testing `ksql apply`).
     #[arg(long)]
     no_streams: bool,
+    /// Seconds between a push query's header and the moment it takes its position in the
+    /// topic (what a real server shows: its Kafka Streams consumer must join its group first).
+    /// With `latest`, rows produced meanwhile never reach that query; with `earliest` nothing
+    /// is lost. 0 starts at once. Settable at run time: `POST /test-double/push-start-delay`.
+    #[arg(long, value_name = "SECONDS", default_value_t = state::REAL_PUSH_START_DELAY_S)]
+    push_start_delay: f64,
     #[command(flatten)]
     misbehaviour: Misbehaviour,
 }
@@ -89,6 +101,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    let Some(push_start_delay_ms) = state::delay_ms(args.push_start_delay) else {
+        bail!("--push-start-delay wants a number of seconds, 0 or more");
+    };
     let authorization = match &args.basic_auth {
         Some(creds) if !creds.contains(':') => bail!("--basic-auth wants USER:PASSWORD"),
         Some(creds) => Some(base64::engine::general_purpose::STANDARD.encode(creds)),
@@ -106,7 +121,7 @@ async fn main() -> Result<()> {
     }
     eprintln!(
         "{}\nksqldb-double: serving stream {} from Kafka topic {} at {} on http://{}:{port} \
-         (auth: {}, misbehaviour: {:?})",
+         (auth: {}, push-start delay: {} s, misbehaviour: {:?})",
         http::LABEL,
         args.stream,
         args.topic,
@@ -117,6 +132,7 @@ async fn main() -> Result<()> {
         } else {
             "none"
         },
+        args.push_start_delay,
         args.misbehaviour,
     );
     let mut objects = std::collections::BTreeMap::new();
@@ -126,6 +142,7 @@ async fn main() -> Result<()> {
     }
     let state = Arc::new(State {
         objects: Mutex::new(objects),
+        created: Mutex::default(),
         commands: std::sync::atomic::AtomicU64::new(1),
         settings: Settings {
             bootstrap: args.bootstrap,
@@ -137,16 +154,25 @@ async fn main() -> Result<()> {
             query_stream_http2_only: args.query_stream_http2_only,
         },
         misbehaviour: Mutex::new(args.misbehaviour),
+        push_start_delay_ms: std::sync::atomic::AtomicU64::new(push_start_delay_ms),
         open: Mutex::new(HashMap::new()),
         stats: Stats::default(),
     });
+    // Each connection is numbered: `/close-query` answers differently on the query's own.
+    let mut connections = 0u64;
     loop {
         let (stream, _) = listener.accept().await.context("accept")?;
         let state = Arc::clone(&state);
+        connections += 1;
+        let connection = connections;
         tokio::spawn(async move {
-            let service = service_fn(move |req| http::handle(Arc::clone(&state), req));
+            let service = service_fn(move |req| http::handle(Arc::clone(&state), connection, req));
             // HTTP/1.1, or HTTP/2 with prior knowledge (h2c), as ksqlDB's Vert.x server does.
-            if let Err(err) = auto::Builder::new(TokioExecutor::new())
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // Vert.x sends no `date` header (the captures have none).
+            builder.http1().auto_date_header(false);
+            builder.http2().auto_date_header(false);
+            if let Err(err) = builder
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {

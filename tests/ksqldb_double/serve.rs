@@ -1,7 +1,9 @@
 //! Running one query: writing its header, its rows as the topic yields them, and its end,
-//! with the misbehaviour asked for. The response body is a channel, so each write becomes one
-//! HTTP chunk (or HTTP/2 DATA frame), and an error sent through it makes hyper cut the
-//! connection without ending the response, as a crash or a network loss would.
+//! with the misbehaviour asked for. A push query takes its position in the topic only after
+//! the push-start delay, as a real server's Kafka Streams consumer does. The response body is
+//! a channel, so each write becomes one HTTP chunk (or HTTP/2 DATA frame), and an error sent
+//! through it makes hyper cut the connection without ending the response, as a crash or a
+//! network loss would.
 
 use std::io;
 use std::pin::Pin;
@@ -121,6 +123,14 @@ impl Out {
         }
     }
 
+    /// Writes each chunk of an ending (see [`Framing::end`]) as a chunk of its own.
+    async fn chunks(&mut self, chunks: Vec<Vec<u8>>) -> Result<(), Gone> {
+        for chunk in chunks {
+            self.write(chunk).await?;
+        }
+        Ok(())
+    }
+
     async fn abort(&mut self) {
         let _ = self
             .tx
@@ -139,6 +149,8 @@ pub struct Query {
     pub select: Select,
     pub framing: Framing,
     pub earliest: bool,
+    /// The connection it was started on (for `/close-query`).
+    pub connection: u64,
 }
 
 /// Runs `query` until it ends or its client leaves. Called in a task of its own.
@@ -163,7 +175,11 @@ pub async fn run(state: Arc<State>, query: Query, tx: mpsc::Sender<Chunk>) {
     }
     // The header goes out as soon as the query exists, before it reads anything (§6).
     if out
-        .write(query.framing.header(&query.id, query.served.columns))
+        .write(
+            query
+                .framing
+                .header(&query.id, &query.select.columns(&query.served.columns)),
+        )
         .await
         .is_err()
     {
@@ -174,9 +190,20 @@ pub async fn run(state: Arc<State>, query: Query, tx: mpsc::Sender<Chunk>) {
             return;
         }
     }
+    let push = query.select.push;
+    let events = query.served.name == state.settings.stream;
+    // A push query can be closed, broken or completed from its header on, as on ksqlDB.
+    let mut actions = push.then(|| state.register(&query.id, events, query.connection));
+    if let Some(actions) = &mut actions {
+        if let Err(end) = push_start_delay(&state, actions, &mut out).await {
+            state.unregister(&query.id);
+            finish(&state, &query, end, &mut out).await;
+            return;
+        }
+    }
     let bootstrap = state.settings.bootstrap.clone();
     let served = query.served.clone();
-    let (push, earliest) = (query.select.push, query.earliest);
+    let earliest = query.earliest;
     let reader = tokio::task::spawn_blocking(move || {
         if push {
             Reader::push(&bootstrap, &served, earliest)
@@ -190,27 +217,62 @@ pub async fn run(state: Arc<State>, query: Query, tx: mpsc::Sender<Chunk>) {
         Ok(r) => r,
         Err(err) => {
             eprintln!("ksqldb-double: query {} cannot read Kafka: {err}", query.id);
-            let _ = out.write(query.framing.error(&err)).await;
+            state.unregister(&query.id);
+            let _ = out.chunks(query.framing.error(&err)).await;
             return;
         }
     };
-    if push {
-        let events = query.served.name == state.settings.stream;
-        let actions = state.register(&query.id, events);
-        let end = follow(
-            &state,
-            &query,
-            &misbehaviour,
-            &mut reader,
-            &mut out,
-            actions,
-        )
-        .await;
-        state.unregister(&query.id);
-        finish(&state, &query, end, &mut out).await;
-    } else {
-        let end = pull(&state, &query, &mut reader, &mut out).await;
-        finish(&state, &query, end, &mut out).await;
+    match actions {
+        Some(actions) => {
+            bump(if events {
+                &state.stats.push_queries_consuming
+            } else {
+                &state.stats.status_push_queries_consuming
+            });
+            let end = follow(
+                &state,
+                &query,
+                &misbehaviour,
+                &mut reader,
+                &mut out,
+                actions,
+            )
+            .await;
+            state.unregister(&query.id);
+            finish(&state, &query, end, &mut out).await;
+        }
+        None => {
+            let end = pull(&state, &query, &mut reader, &mut out).await;
+            finish(&state, &query, end, &mut out).await;
+        }
+    }
+}
+
+/// Waits out the push-start delay, during which the query exists but reads nothing: with
+/// `latest`, its position is the end of the topic when the delay is over, so rows produced
+/// meanwhile never reach it (README item 7 of the captures). `Err` when the query ended first.
+async fn push_start_delay(
+    state: &State,
+    actions: &mut mpsc::UnboundedReceiver<Action>,
+    out: &mut Out,
+) -> Result<(), End> {
+    let delay = state.push_start_delay();
+    if delay.is_zero() {
+        return Ok(());
+    }
+    tokio::select! {
+        () = tokio::time::sleep(delay) => Ok(()),
+        () = out.tx.closed() => Err(End::Gone),
+        action = actions.recv() => Err(ended_by(action)),
+    }
+}
+
+/// How an action ends a push query.
+fn ended_by(action: Option<Action>) -> End {
+    match action {
+        Some(Action::Drop) => End::Drop,
+        Some(Action::Error) => End::Error("ksqldb-double: an error injected on request".into()),
+        Some(Action::Complete) | None => End::Completed,
     }
 }
 
@@ -292,7 +354,7 @@ async fn huge_row(state: &State, query: &Query, bytes: u64, out: &mut Out) -> Re
         .served
         .columns
         .iter()
-        .map(|c| match c.name {
+        .map(|c| match c.name.as_ref() {
             "MESSAGE" => serde_json::Value::from(mark),
             "EVENT_ID" => serde_json::Value::from(format!("huge-{}", query.id)),
             _ => serde_json::Value::Null,
@@ -350,14 +412,14 @@ async fn finish(state: &State, query: &Query, end: End, out: &mut Out) {
             } else {
                 &state.stats.completed
             });
-            let _ = out.write(query.framing.end(false, pull)).await;
+            let _ = out.chunks(query.framing.end(false, pull)).await;
         }
         End::Limit => {
-            let _ = out.write(query.framing.end(true, pull)).await;
+            let _ = out.chunks(query.framing.end(true, pull)).await;
         }
         End::Error(message) => {
             bump(&state.stats.errored);
-            let _ = out.write(query.framing.error(&message)).await;
+            let _ = out.chunks(query.framing.error(&message)).await;
         }
         End::Drop => {
             bump(&state.stats.dropped);
@@ -397,11 +459,15 @@ fn rows(query: &Query, records: Vec<Record>, budget: &mut Option<u64>) -> Vec<Ve
         if budget == &Some(0) {
             break;
         }
-        if !query.select.matches(record.rowtime) {
-            continue;
-        }
         match record.row {
             Ok(values) => {
+                // The WHERE, then the select list (`*, ROWTIME` …).
+                let Some(values) = query
+                    .select
+                    .row(&query.served.columns, record.rowtime, values)
+                else {
+                    continue;
+                };
                 elements.push(query.framing.row(&values));
                 if let Some(b) = budget {
                     *b -= 1;
@@ -453,11 +519,7 @@ async fn follow(
         let keepalive_at = out.last_write + LEGACY_KEEPALIVE;
         let record = tokio::select! {
             () = out.tx.closed() => return End::Gone,
-            action = actions.recv() => return match action {
-                Some(Action::Drop) => End::Drop,
-                Some(Action::Error) => End::Error("ksqldb-double: an error injected on request".into()),
-                Some(Action::Complete) | None => End::Completed,
-            },
+            action = actions.recv() => return ended_by(action),
             () = sleep_until_opt(drop_at) => return End::Drop,
             () = tokio::time::sleep_until(keepalive_at), if query.framing == Framing::Legacy => {
                 if out.write(b"\n".to_vec()).await.is_err() {

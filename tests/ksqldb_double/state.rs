@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -79,28 +80,70 @@ pub struct Settings {
     pub query_stream_http2_only: bool,
 }
 
+/// How long a real push query takes from its header to its position in the topic: ksqlDB
+/// starts a Kafka Streams consumer after writing the header, and that consumer waits out the
+/// broker's `group.initial.rebalance.delay.ms` (3 s by default) before it is assigned.
+pub const REAL_PUSH_START_DELAY_S: f64 = 3.0;
+
 /// The name of the heartbeats' stream (`ksql/02_device_status.sql`).
 pub const STATUS_STREAM: &str = "DEVICE_STATUS_STREAM";
 
 impl Settings {
-    /// Every stream the double can serve.
+    /// The streams that exist from the start (unless `--no-streams`), as `ksql/` declares
+    /// them, over the topics of `--topic` and `--status-topic`.
     pub fn served_streams(&self) -> Vec<crate::kafka::Served> {
+        use crate::kafka::{Served, DEVICE_STATUS_STREAM, MOTION_STREAM};
+        // What ksqlDB stores for `ksql/*.sql` (capture `ksql-1.body`), over our topics.
+        let statement = |name: &str, topic: &str, columns: &[crate::kafka::Column], n: i32| {
+            crate::sql::Create {
+                kind: crate::sql::ObjectKind::Stream,
+                name: name.to_owned(),
+                or_replace: false,
+                if_not_exists: true,
+                columns: columns.to_vec(),
+                with: vec![
+                    (
+                        "KAFKA_TOPIC".into(),
+                        crate::sql::Literal::Str(topic.to_owned()),
+                    ),
+                    (
+                        "VALUE_FORMAT".into(),
+                        crate::sql::Literal::Str("JSON".into()),
+                    ),
+                    ("PARTITIONS".into(), crate::sql::Literal::Int(n.into())),
+                ],
+                from: None,
+            }
+            .normalised()
+        };
         vec![
-            crate::kafka::Served {
-                name: self.stream.clone(),
-                topic: self.topic.clone(),
-                columns: crate::kafka::MOTION_STREAM,
-            },
-            crate::kafka::Served {
-                name: STATUS_STREAM.to_owned(),
-                topic: self.status_topic.clone(),
-                columns: crate::kafka::DEVICE_STATUS_STREAM,
-            },
+            Served::new(
+                &self.stream,
+                &self.topic,
+                MOTION_STREAM,
+                Some(3),
+                statement(&self.stream, &self.topic, MOTION_STREAM, 3),
+            ),
+            Served::new(
+                STATUS_STREAM,
+                &self.status_topic,
+                DEVICE_STATUS_STREAM,
+                Some(1),
+                statement(STATUS_STREAM, &self.status_topic, DEVICE_STATUS_STREAM, 1),
+            ),
         ]
     }
 
-    pub fn served(&self, name: &str) -> Option<crate::kafka::Served> {
-        self.served_streams().into_iter().find(|s| s.name == name)
+    /// The topic a stream of this name must read, when the double was told it (`--topic`,
+    /// `--status-topic`).
+    pub fn configured_topic(&self, name: &str) -> Option<&str> {
+        if name == self.stream {
+            Some(&self.topic)
+        } else if name == STATUS_STREAM {
+            Some(&self.status_topic)
+        } else {
+            None
+        }
     }
 }
 
@@ -110,6 +153,11 @@ pub struct Stats {
     pub push_queries: AtomicU64,
     /// Push queries on the heartbeats' stream.
     pub status_push_queries: AtomicU64,
+    /// Push queries on the events stream that took their position in the topic after the
+    /// push-start delay: rows produced from then on reach them, even with `latest`.
+    pub push_queries_consuming: AtomicU64,
+    /// The same for push queries on the heartbeats' stream.
+    pub status_push_queries_consuming: AtomicU64,
     pub pull_queries: AtomicU64,
     pub pull_queries_completed: AtomicU64,
     pub rows_sent: AtomicU64,
@@ -136,17 +184,51 @@ pub fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+/// A push query that is open: how to reach it, and where it came from.
+pub struct OpenQuery {
+    pub actions: mpsc::UnboundedSender<Action>,
+    /// It follows the events stream (not the heartbeats').
+    pub events: bool,
+    /// The connection it was started on (see [`State::close`]).
+    pub connection: u64,
+}
+
+/// What `/close-query` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// No open push query has that id (never had, or closed already).
+    Unknown,
+    /// Closed from the connection the query runs on.
+    OwnConnection,
+    /// Closed from another connection: closed all the same, but ksqlDB's Vert.x server then
+    /// answers 500 "On wrong context or worker", as the captures show.
+    OtherConnection,
+}
+
 pub struct State {
     pub settings: Settings,
     /// Streams and tables that exist (created on `/ksql`, or the served stream from the start
     /// unless `--no-streams`), by name.
     pub objects: Mutex<std::collections::BTreeMap<String, crate::sql::ObjectKind>>,
+    /// The streams created on `/ksql` with a column list, by name: what they serve. A stream
+    /// that exists but is not here is one of [`Settings::served_streams`] (or not served).
+    pub created: Mutex<std::collections::BTreeMap<String, crate::kafka::Served>>,
     /// ksqlDB's command sequence number, one per successful CREATE.
     pub commands: AtomicU64,
     pub misbehaviour: Mutex<Misbehaviour>,
-    /// Open push queries: their action channel, and whether they follow the events stream.
-    pub open: Mutex<HashMap<String, (mpsc::UnboundedSender<Action>, bool)>>,
+    /// The push-start delay in milliseconds (`--push-start-delay`, or set at run time).
+    pub push_start_delay_ms: AtomicU64,
+    /// Open push queries, by id, from their header on.
+    pub open: Mutex<HashMap<String, OpenQuery>>,
     pub stats: Stats,
+}
+
+/// Seconds as whole milliseconds; `None` for what is not a finite, non-negative number.
+pub fn delay_ms(seconds: f64) -> Option<u64> {
+    // Up to about 30 years: enough for "never", and the product still fits a u64.
+    (0.0..1e9)
+        .contains(&seconds)
+        .then(|| (seconds * 1000.0).round() as u64)
 }
 
 impl State {
@@ -163,10 +245,30 @@ impl State {
         }
     }
 
-    pub fn register(&self, query_id: &str, events: bool) -> mpsc::UnboundedReceiver<Action> {
-        let (tx, rx) = mpsc::unbounded_channel();
+    pub fn push_start_delay(&self) -> Duration {
+        Duration::from_millis(self.push_start_delay_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn set_push_start_delay(&self, ms: u64) {
+        self.push_start_delay_ms.store(ms, Ordering::Relaxed);
+    }
+
+    pub fn register(
+        &self,
+        query_id: &str,
+        events: bool,
+        connection: u64,
+    ) -> mpsc::UnboundedReceiver<Action> {
+        let (actions, rx) = mpsc::unbounded_channel();
         if let Ok(mut open) = self.open.lock() {
-            open.insert(query_id.to_owned(), (tx, events));
+            open.insert(
+                query_id.to_owned(),
+                OpenQuery {
+                    actions,
+                    events,
+                    connection,
+                },
+            );
         }
         rx
     }
@@ -184,8 +286,50 @@ impl State {
         };
         open.iter()
             .filter(|(id, _)| query_id.map_or(true, |q| q == id.as_str()))
-            .filter(|(_, (tx, _))| tx.send(action).is_ok())
+            .filter(|(_, q)| q.actions.send(action).is_ok())
             .count()
+    }
+
+    /// `/close-query` of `query_id` from `connection`. The query is forgotten at once, so a
+    /// second close of the same id finds nothing, as on ksqlDB.
+    pub fn close(&self, query_id: &str, connection: u64) -> Closed {
+        let Ok(mut open) = self.open.lock() else {
+            return Closed::Unknown;
+        };
+        let Some(query) = open.remove(query_id) else {
+            return Closed::Unknown;
+        };
+        // A query whose task already ended is closed all the same.
+        let _ = query.actions.send(Action::Complete);
+        if query.connection == connection {
+            Closed::OwnConnection
+        } else {
+            Closed::OtherConnection
+        }
+    }
+
+    /// The stream `name` serves, if it exists and the double knows its columns.
+    pub fn served(&self, name: &str) -> Option<crate::kafka::Served> {
+        if !self.exists(name) {
+            return None;
+        }
+        let created = self.created.lock().ok().and_then(|c| c.get(name).cloned());
+        created.or_else(|| {
+            self.settings
+                .served_streams()
+                .into_iter()
+                .find(|s| s.name == name)
+        })
+    }
+
+    /// Every stream that exists and is served, by name.
+    pub fn streams(&self) -> Vec<crate::kafka::Served> {
+        let names: Vec<String> = self
+            .objects
+            .lock()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        names.iter().filter_map(|n| self.served(n)).collect()
     }
 
     pub fn exists(&self, name: &str) -> bool {
@@ -205,9 +349,11 @@ impl State {
             "open_push_queries": self
                 .open
                 .lock()
-                .map(|o| o.values().filter(|(_, events)| *events).count())
+                .map(|o| o.values().filter(|q| q.events).count())
                 .unwrap_or(0),
             "status_push_queries": get(&s.status_push_queries),
+            "push_queries_consuming": get(&s.push_queries_consuming),
+            "status_push_queries_consuming": get(&s.status_push_queries_consuming),
             "rows_sent": get(&s.rows_sent),
             "keepalives": get(&s.keepalives),
             "refused_unauthorized": get(&s.refused_unauthorized),

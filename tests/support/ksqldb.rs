@@ -106,6 +106,22 @@ impl Double {
         v["affected"].as_u64().unwrap_or(0)
     }
 
+    /// `POST /test-double/push-start-delay`: the start delay of push queries started from now
+    /// on (3 s unless `--push-start-delay` said otherwise).
+    pub fn set_push_start_delay(&self, seconds: f64) {
+        let out = Command::new("curl")
+            .args(["-fsS", "-X", "POST", "-d"])
+            .arg(format!("{{\"seconds\":{seconds}}}"))
+            .arg(format!("{}/test-double/push-start-delay", self.url()))
+            .output()
+            .expect("curl runs");
+        assert!(
+            out.status.success(),
+            "push-start-delay: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }

@@ -378,6 +378,9 @@ pub struct QueryStream<T> {
     failure: Option<KsqlDbError>,
     ended: Option<String>,
     rows: u64,
+    /// Rows that are not valid are logged at debug level only: set for queries that re-read
+    /// what the push query has already read and reported.
+    quiet: bool,
 }
 
 impl<T: Row> QueryStream<T> {
@@ -393,7 +396,14 @@ impl<T: Row> QueryStream<T> {
             failure: None,
             ended: None,
             rows: 0,
+            quiet: false,
         }
+    }
+
+    /// Reports rows that are not valid at debug level only (see [`QueryStream::quiet`]).
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
     }
 
     pub fn endpoint(&self) -> Endpoint {
@@ -508,6 +518,13 @@ impl<T: Row> QueryStream<T> {
                 };
                 match result {
                     Ok(event) => self.pending.push(event),
+                    Err(err) if self.quiet => tracing::debug!(
+                        query = self.label,
+                        row = self.rows,
+                        %err,
+                        "skipping a row that is not a valid {}",
+                        T::WHAT
+                    ),
                     Err(err) => tracing::warn!(
                         query = self.label,
                         row = self.rows,

@@ -15,8 +15,11 @@
 //! long the server takes to start; what it re-reads is already cached and the upsert makes it
 //! a no-op. Gap-free by construction, with no timing guess and no second query.
 //!
-//! `ROWTIME` is the producer's clock (a camera's), not this machine's, so `since` also stays a
-//! day behind this machine's clock: a camera whose clock lags by less than that loses nothing.
+//! `ROWTIME` is the producer's clock (a camera's), not this machine's, so `since` also stays
+//! 10 min behind this machine's clock: a camera whose clock lags by less than that loses
+//! nothing. Each connection re-reads from `since`; should connections keep ending before that
+//! re-read is done (a server or proxy cutting them), a pull query catches the cache up after
+//! three of them in a row, so progress never depends on one connection living long.
 //!
 //! A push query can also go silent without ending (a wedged proxy or server). After a quiet
 //! minute a pull query checks it; if it finds events the push query never delivered, or no
@@ -54,9 +57,14 @@ use super::{jitter, Report, Update, MAX_BACKOFF, MIN_BACKOFF};
 const BACKFILL_OVERLAP: Duration = Duration::from_secs(10 * 60);
 /// The push query always reads at least this far back by this machine's clock: a record's
 /// `ROWTIME` comes from the producing camera's clock, and a camera whose clock lags would
-/// otherwise have its new events filtered out as old. Re-reading a day of a home's events
-/// costs the server one scan and the cache no-op upserts.
-const CLOCK_ALLOWANCE: Duration = Duration::from_secs(24 * 3600);
+/// otherwise have its new events filtered out as old. An NTP-less clock drifts by seconds a
+/// day; one that is wrong by more than this is wrong by days, which no margin covers. Every
+/// connection re-reads this much, so it stays small.
+const CLOCK_ALLOWANCE: Duration = Duration::from_secs(10 * 60);
+/// Connections in a row that ended without changing the cache before a pull query catches the
+/// cache up instead. Each push query re-reads from `since` first; a server or proxy that keeps
+/// cutting connections sooner than that re-read takes would otherwise make no progress at all.
+const STALLED_CONNECTIONS: u32 = 3;
 /// How far back the heartbeats' push query reads: the latest heartbeat of each camera is in
 /// there, so the devices table is right at once, without replaying days of heartbeats.
 const STATUS_LOOKBACK: Duration = Duration::from_secs(10 * 60);
@@ -121,22 +129,42 @@ pub async fn run(
     report.target = format!("ksqlDB at {}", client.base());
     tracing::info!(url = %client.base(), stream = %settings.stream, "following ksqlDB");
     let mut backoff = MIN_BACKOFF;
+    let mut stalled = 0u32;
     loop {
         let started = Instant::now();
-        let mut rows = 0u64;
+        let mut progress = Progress::default();
         report.connecting();
-        let problem = match follow(&client, &settings.stream, &cache, &report, &mut rows).await {
+        let problem = match follow(&client, &settings.stream, &cache, &report, &mut progress).await
+        {
             Ok(reason) => {
-                tracing::info!(%reason, rows, "push query ended; reconnecting");
+                tracing::info!(%reason, rows = progress.rows, changed = progress.changed, "push query ended; reconnecting");
                 format!("the push query ended ({reason})")
             }
             Err(err) => {
-                tracing::warn!(%err, rows, "ksqlDB source interrupted; reconnecting");
+                tracing::warn!(%err, rows = progress.rows, changed = progress.changed, "ksqlDB source interrupted; reconnecting");
                 err.to_string()
             }
         };
-        if rows > 0 || started.elapsed() >= HEALTHY_SESSION {
+        let healthy = started.elapsed() >= HEALTHY_SESSION;
+        if progress.rows > 0 || healthy {
             backoff = MIN_BACKOFF;
+        }
+        stalled = if progress.changed > 0 || healthy {
+            0
+        } else {
+            stalled + 1
+        };
+        if stalled >= STALLED_CONNECTIONS {
+            stalled = 0;
+            match catch_up(&client, &settings.stream, &cache, &report).await {
+                Ok(rows) => tracing::info!(
+                    rows,
+                    "push queries kept ending early; a pull query caught the cache up"
+                ),
+                Err(err) => {
+                    tracing::warn!(%err, "push queries keep ending early, and a pull query to catch up failed")
+                }
+            }
         }
         let delay = jitter(backoff);
         report.retrying(&problem, delay);
@@ -232,15 +260,48 @@ fn push_since(newest: Option<Newest>, now_ms: i64) -> i64 {
     }
 }
 
+/// What one connection brought.
+#[derive(Debug, Default)]
+struct Progress {
+    /// Rows the push query delivered.
+    rows: u64,
+    /// Cached events those rows changed (a re-read row changes nothing).
+    changed: u64,
+}
+
+/// A pull query from the cache's watermark, applied as it comes: the cache catches up even
+/// when no push query lives long enough to. Returns the rows read.
+async fn catch_up(
+    client: &Client,
+    stream: &StreamName,
+    cache: &Cache,
+    report: &Report<'_>,
+) -> Result<u64, KsqlDbError> {
+    let since = backfill_since(cache.newest().await?);
+    let mut pull = client
+        .query::<MotionEvent>(
+            "catch-up",
+            &query::backfill_query(stream, since),
+            OffsetReset::Earliest,
+        )
+        .await?
+        .quiet();
+    let mut rows = 0u64;
+    while let Some(events) = pull.next_rows().await? {
+        rows += events.len() as u64;
+        apply(cache, &events, report).await?;
+    }
+    Ok(rows)
+}
+
 /// One connection: the push query from `since`, applied as it comes, until its stream ends.
-/// Returns why it ended normally; errors are every other way it can end. `rows` counts the
-/// rows it delivered.
+/// Returns why it ended normally; errors are every other way it can end.
 async fn follow(
     client: &Client,
     stream: &StreamName,
     cache: &Cache,
     report: &Report<'_>,
-    rows: &mut u64,
+    progress: &mut Progress,
 ) -> Result<String, KsqlDbError> {
     // Noted before the push query exists, so nothing it could miss is newer than this.
     let since = push_since(cache.newest().await?, now_ms());
@@ -276,8 +337,8 @@ async fn follow(
                 if events.is_empty() {
                     continue;
                 }
-                *rows += events.len() as u64;
-                apply(cache, &events, report).await?;
+                progress.rows += events.len() as u64;
+                progress.changed += apply(cache, &events, report).await?;
                 probe.as_mut().reset(Instant::now() + LIVENESS_PROBE);
             }
             () = &mut probe, if check.is_none() => {
@@ -413,7 +474,9 @@ async fn check(
             &query::backfill_query(stream, since),
             OffsetReset::Earliest,
         )
-        .await?;
+        .await?
+        // The push query read these rows too, and reported the bad ones.
+        .quiet();
     let mut rows = 0u64;
     let mut batch = Vec::new();
     while let Some(events) = pull.next_rows().await? {
@@ -440,16 +503,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_push_query_reads_a_day_back_at_least_and_everything_on_an_empty_cache() {
-        let day = CLOCK_ALLOWANCE.as_millis() as i64;
+    fn the_push_query_reads_back_past_the_clock_margin_and_everything_on_an_empty_cache() {
+        let margin = CLOCK_ALLOWANCE.as_millis() as i64;
+        let day = 24 * 3600 * 1000;
         let now = 1_800_000_000_000;
         assert_eq!(push_since(None, now), 0);
         let recent = Newest {
             event_ms: now - 1000,
             received_ms: now - 500,
         };
-        // Recent events: a day back, so a camera whose clock lags loses nothing.
-        assert_eq!(push_since(Some(recent), now), now - day);
+        assert_eq!(push_since(Some(recent), now), backfill_since(Some(recent)));
+        assert!(push_since(Some(recent), now) <= now - margin);
+        // Events stamped ahead of this machine's clock (a camera's, or this machine's set
+        // back): still at least the margin back from now.
+        let ahead = Newest {
+            event_ms: now + day,
+            received_ms: now + day,
+        };
+        assert_eq!(push_since(Some(ahead), now), now - margin);
         // A cache last fed a week ago: from there (less the overlap).
         let old = Newest {
             event_ms: now - 7 * day,
