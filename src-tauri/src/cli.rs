@@ -411,7 +411,6 @@ async fn sync(
 /// `ksql apply`: fails (exit 1) if any statement failed.
 fn ksql_apply(common: &Common, dir: Option<&std::path::Path>, json: bool) -> Result<()> {
     use crate::source::ksqldb::apply::{self, Outcome};
-    use crate::source::ksqldb::{parse_base_url, Client};
 
     let Some(EventSource::KsqlDb(settings)) = common.source()? else {
         bail!("ksql apply needs the ksqlDB server: pass --ksqldb-url (and --ksqldb-key with MIM_KSQLDB_SECRET)");
@@ -446,12 +445,7 @@ fn ksql_apply(common: &Common, dir: Option<&std::path::Path>, json: bool) -> Res
         .build()
         .context("cannot start the async runtime")?
         .block_on(async {
-            let base = parse_base_url(&settings.url, settings.credentials.is_some())?;
-            let client = Client::new(
-                base,
-                settings.credentials.clone(),
-                settings.ca_file.as_deref(),
-            )?;
+            let client = settings.client()?;
             apply::apply(&client, &files)
                 .await
                 .map_err(anyhow::Error::msg)

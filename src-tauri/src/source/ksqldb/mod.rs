@@ -99,6 +99,12 @@ impl KsqlDbSettings {
     pub fn validate(&self) -> Result<(), KsqlDbError> {
         parse_base_url(&self.url, self.credentials.is_some()).map(|_| ())
     }
+
+    /// A client for this server; fails on a bad URL or CA file, without connecting.
+    pub fn client(&self) -> Result<Client, KsqlDbError> {
+        let base = parse_base_url(&self.url, self.credentials.is_some())?;
+        Client::new(base, self.credentials.clone(), self.ca_file.as_deref())
+    }
 }
 
 /// Follows the stream until the task is dropped, reporting cache changes and the connection's
@@ -112,20 +118,13 @@ pub async fn run(
         target: format!("ksqlDB at {}", settings.url.trim()),
         on_update,
     };
-    let client =
-        match parse_base_url(&settings.url, settings.credentials.is_some()).and_then(|base| {
-            Client::new(
-                base,
-                settings.credentials.clone(),
-                settings.ca_file.as_deref(),
-            )
-        }) {
-            Ok(client) => client,
-            Err(err) => {
-                report.failed(&err);
-                return Err(err);
-            }
-        };
+    let client = match settings.client() {
+        Ok(client) => client,
+        Err(err) => {
+            report.failed(&err);
+            return Err(err);
+        }
+    };
     report.target = format!("ksqlDB at {}", client.base());
     tracing::info!(url = %client.base(), stream = %settings.stream, "following ksqlDB");
     let mut backoff = MIN_BACKOFF;
@@ -179,18 +178,11 @@ pub async fn run(
 /// downstream, so a re-read one is harmless). A missing stream or any failure is retried with
 /// backoff.
 pub async fn follow_status(settings: KsqlDbSettings, on_status: impl Fn(DeviceStatus)) {
-    let client =
-        match parse_base_url(&settings.url, settings.credentials.is_some()).and_then(|base| {
-            Client::new(
-                base,
-                settings.credentials.clone(),
-                settings.ca_file.as_deref(),
-            )
-        }) {
-            Ok(client) => client,
-            // The event source reports unusable settings; nothing to add here.
-            Err(_) => return,
-        };
+    let client = match settings.client() {
+        Ok(client) => client,
+        // The event source reports unusable settings; nothing to add here.
+        Err(_) => return,
+    };
     let Ok(stream) = StreamName::parse(query::STATUS_STREAM) else {
         return;
     };

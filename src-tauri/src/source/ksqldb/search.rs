@@ -21,7 +21,7 @@ use motion_event::{MotionEvent, TIME_FORMAT};
 use serde::Serialize;
 
 use super::query::{quote_identifier, OffsetReset};
-use super::{parse_base_url, Client, KsqlDbError, KsqlDbSettings, StreamName};
+use super::{Client, KsqlDbError, KsqlDbSettings, StreamName};
 use crate::cache::{Cache, CacheError, SearchQuery};
 
 /// How long the server may take for all of its answer. A stream pull query scans the whole
@@ -167,22 +167,15 @@ pub async fn search_server(
         to.as_deref(),
         &query.devices,
     );
-    let client =
-        match parse_base_url(&settings.url, settings.credentials.is_some()).and_then(|base| {
-            Client::new(
-                base,
-                settings.credentials.clone(),
-                settings.ca_file.as_deref(),
-            )
-        }) {
-            Ok(client) => client,
-            Err(err) => {
-                return Ok(ServerSearch::Unavailable {
-                    reason: brief(&err),
-                    added: 0,
-                })
-            }
-        };
+    let client = match settings.client() {
+        Ok(client) => client,
+        Err(err) => {
+            return Ok(ServerSearch::Unavailable {
+                reason: brief(&err),
+                added: 0,
+            })
+        }
+    };
     let status = run(cache, &client, &sql, Limits::default()).await?;
     match &status {
         ServerSearch::Unavailable { reason, added } => {
@@ -336,6 +329,7 @@ fn brief(err: &KsqlDbError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::ksqldb::parse_base_url;
     use chrono::FixedOffset;
     use std::io::{Read, Write};
     use std::net::TcpListener;
