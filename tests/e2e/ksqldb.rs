@@ -214,14 +214,19 @@ async fn a_clip_ready_fills_in_the_url_of_its_motion_started_row_for_good() {
     let got = wait_for_exactly(&db, &device, &ids(&[ready.clone(), sentinel.clone()]));
     assert!(got.contains(&ready), "the replay undid the clip: {got:#?}");
 
-    // A restart backfills both messages of the event again, in topic order; still filled.
+    // A restart re-reads both messages of the event, in topic order (its push query reads from
+    // the cache's watermark); still filled.
     drop(sync.kill());
-    let pulls_before = double.stat("pull_queries_completed");
+    let consuming_before = double.stat("push_queries_consuming");
     let sync = Sync::start(&db, &double.url(), &[], &[]);
-    wait_for("the restarted sync's backfill to complete", WAIT, || {
-        (double.stat("pull_queries_completed") > pulls_before).then_some(())
+    wait_for("the restarted sync's push query to consume", WAIT, || {
+        (double.stat("push_queries_consuming") > consuming_before).then_some(())
     });
-    let got = wait_for_exactly(&db, &device, &ids(&[ready.clone(), sentinel]));
+    // Keyed like the event, so it lands in the event's partition after both of its messages:
+    // once it is cached, the re-read of those messages is done.
+    let after = event(&device, 3, EventKind::ClipReady);
+    produce_raw(&[(started.event_id.clone(), after.to_json())]).await;
+    let got = wait_for_exactly(&db, &device, &ids(&[ready.clone(), sentinel, after]));
     assert!(
         got.contains(&ready),
         "the backfill undid the clip: {got:#?}\n{}",

@@ -64,6 +64,9 @@ pub struct Newest {
     pub received_ms: i64,
 }
 
+/// How often a write that SQLite refused as busy is tried again.
+const BUSY_RETRIES: u64 = 5;
+
 #[derive(Clone)]
 pub struct Cache {
     pool: SqlitePool,
@@ -129,6 +132,31 @@ impl Cache {
     }
 
     async fn upsert(
+        &self,
+        events: &[MotionEvent],
+        positions: &[KafkaPosition],
+        origin: Origin,
+    ) -> Result<u64, CacheError> {
+        // Another process (the window, `search`, a checkpoint) can make SQLite answer "database
+        // is locked" at once instead of waiting out the busy timeout; the transaction is whole
+        // or nothing, so trying it again is safe, and better than dropping the source.
+        let mut attempt = 0u64;
+        loop {
+            match self.upsert_once(events, positions, origin).await {
+                Err(CacheError::Query(sqlx::Error::Database(e)))
+                    if attempt < BUSY_RETRIES
+                        && e.code().is_some_and(|c| c == "5" || c == "517") =>
+                {
+                    attempt += 1;
+                    tracing::debug!(attempt, "event cache busy; trying the write again");
+                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn upsert_once(
         &self,
         events: &[MotionEvent],
         positions: &[KafkaPosition],
