@@ -270,20 +270,33 @@ async fn catch_up(
     report: &Report<'_>,
 ) -> Result<u64, KsqlDbError> {
     let since = backfill_since(cache.newest().await?);
-    let mut pull = client
-        .query::<MotionEvent>(
-            "catch-up",
-            &query::backfill_query(stream, since),
-            OffsetReset::Earliest,
-        )
-        .await?
-        .quiet();
+    let mut pull = pull_since(client, stream, since, "catch-up").await?;
     let mut rows = 0u64;
     while let Some(events) = pull.next_rows().await? {
         rows += events.len() as u64;
         apply(cache, &events, report).await?;
     }
     Ok(rows)
+}
+
+/// The stream pull query of everything written from `since` on (`ROWTIME`), for the liveness
+/// check and the catch-up. The push query read these rows too and reported the bad ones, so
+/// this one skips them quietly.
+async fn pull_since(
+    client: &Client,
+    stream: &StreamName,
+    since: i64,
+    label: &'static str,
+) -> Result<client::QueryStream<MotionEvent>, KsqlDbError> {
+    // The server reads stream pull queries from the earliest offset whatever is asked (§7).
+    Ok(client
+        .query(
+            label,
+            &query::backfill_query(stream, since),
+            OffsetReset::Earliest,
+        )
+        .await?
+        .quiet())
 }
 
 /// One connection: the push query from `since`, applied as it comes, until its stream ends.
@@ -459,16 +472,7 @@ async fn check(
     since: i64,
     tx: &mpsc::Sender<CheckMsg>,
 ) -> Result<u64, KsqlDbError> {
-    // The server reads stream pull queries from the earliest offset whatever is asked (§7).
-    let mut pull = client
-        .query(
-            "liveness check",
-            &query::backfill_query(stream, since),
-            OffsetReset::Earliest,
-        )
-        .await?
-        // The push query read these rows too, and reported the bad ones.
-        .quiet();
+    let mut pull = pull_since(client, stream, since, "liveness check").await?;
     let mut rows = 0u64;
     let mut batch = Vec::new();
     while let Some(events) = pull.next_rows().await? {
