@@ -44,7 +44,8 @@ impl Cadence {
 
     /// Tells the cadence what the detector made of an analysed frame.
     pub fn analysed(&mut self, verdict: &FrameVerdict) {
-        self.busy = verdict.motion || verdict.in_event || verdict.lightswitch.is_some();
+        self.busy =
+            verdict.motion || verdict.watching || verdict.in_event || verdict.lightswitch.is_some();
     }
 }
 

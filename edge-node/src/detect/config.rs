@@ -1,9 +1,12 @@
 //! The detector's settings (`[detect]` in the edge node's config): Motion 4.5's names, meanings and
 //! defaults, so a `motion.conf` carries over line by line.
 //!
-//! Deliberate differences, each documented on its setting: `threshold` may also be a share of the
-//! frame, `lightswitch_percent` is on by default and compensates the light change instead of
-//! blinding the detector, and `smart_mask_speed` is refused until it is implemented.
+//! Deliberate differences, each documented on its setting: motion is a moving object
+//! (`object_size`, `object_frames`), so `threshold` defaults to 0 and counts the pixels of moving
+//! objects; `threshold` may also be a share of the frame; `noise_tune` tunes each pixel's limit
+//! to its own noise; `lightswitch_percent` is on by default and compensates the light change
+//! (smaller ones too) instead of blinding the detector; `smart_mask_speed` is refused until it
+//! is implemented.
 //! This module only parses and checks; it does not read `mask_file` (the caller does, see
 //! [`super::Mask`]).
 
@@ -20,10 +23,12 @@ use super::error::DetectError;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectConfig {
-    /// How many changed pixels (counted after `despeckle_filter`) a frame needs to have motion.
-    /// Either a pixel count, as in Motion (`threshold = 1500`; then it depends on the camera's
-    /// resolution), or a share of the frame that holds at any resolution (`threshold = "0.5%"`).
-    /// Default `"0.48828125%"`: exactly Motion's 1500 pixels at 640x480, scaled to other sizes.
+    /// How many changed pixels (counted after `despeckle_filter`) of moving objects (see
+    /// `object_size`) a frame needs to have motion: more than this. Either a pixel count, as in
+    /// Motion (`threshold = 1500`; then it depends on the camera's resolution), or a share of the
+    /// frame that holds at any resolution (`threshold = "0.5%"`). Default 0: any moving object
+    /// counts. Motion's default is 1500, which at 640x480 misses people beyond mid-distance; set
+    /// it to ignore small things that move (cats, birds).
     pub threshold: Threshold,
     /// Frames with at least this many changed pixels are not motion (a bumped camera, a spider on
     /// the lens). Same forms as `threshold`; `0` (default) turns the limit off.
@@ -32,11 +37,13 @@ pub struct DetectConfig {
     /// `threshold`), for scenes where a small subject must count. Default off, as in Motion.
     pub threshold_tune: bool,
     /// How much (1-255) a pixel's brightness must change to count as changed. Used as is when
-    /// `noise_tune` is off, otherwise the base of the tuned level. Default 32.
+    /// `noise_tune` is off, otherwise where every pixel's tuning starts. Default 32.
     pub noise_level: u8,
-    /// Raise the per-pixel level with the measured sensor noise, at most once per second of quiet
-    /// video: it settles near `8 + noise_level + 3 × (mean pixel noise + 1)`, about 50 for a
-    /// typical camera. Default on.
+    /// Tune each pixel's level to that pixel's own measured noise, from every analysed frame:
+    /// 3.5 × its mean difference to the reference (about 4 standard deviations), at least 7. A
+    /// quiet dark wall gets a low level, so a person 15 levels darker than it still counts; a
+    /// swaying branch or a noisy corner raises its own level until it stops counting. (Motion
+    /// tunes one level for the whole frame, near 50 for a typical camera.) Default on.
     pub noise_tune: bool,
     /// Clean-up of the changed-pixel image, applied left to right: `E` erodes 3x3, `e` erodes
     /// with a plus, `D` dilates 3x3, `d` dilates with a plus. A final `l` labels connected areas
@@ -73,6 +80,16 @@ pub struct DetectConfig {
     /// frame is analysed. Motion analyses about 3 a second above 5 fps; 5 keeps an event's start
     /// within 0.2 s for a third of the CPU of analysing 15. 0 = analyse every frame.
     pub analysis_fps: f64,
+    /// The smallest thing to report, as `"WIDTHxHEIGHT"` in pixels of the frame: a changed area
+    /// with at least a quarter of that many pixels can be an object. Default `"10x25"`: a person
+    /// about 40 m away from a 640x480 camera with a 90° lens. Raise it to ignore birds and cats.
+    pub object_size: ObjectSize,
+    /// An area is a moving object once it moved (changed since the previous analysed frame, not
+    /// only against the reference) in this many analysed frames, still (or too faint to see)
+    /// for at most half a second in between. A ticking clock overlay, a light change and a
+    /// compression artefact change once and stay; a person keeps moving. 1-100, default 3
+    /// (0.2 s at 15 fps).
+    pub object_frames: u32,
     /// Motion's self-learning mask for swaying trees. Not implemented yet: only 0 (off, the
     /// default) is accepted.
     pub smart_mask_speed: u8,
@@ -81,8 +98,7 @@ pub struct DetectConfig {
 impl Default for DetectConfig {
     fn default() -> Self {
         DetectConfig {
-            // 1500 / (640 * 480) * 100, exact in binary.
-            threshold: Threshold::Percent(0.488_281_25),
+            threshold: Threshold::Pixels(0),
             threshold_maximum: Threshold::Pixels(0),
             threshold_tune: false,
             noise_level: 32,
@@ -96,6 +112,11 @@ impl Default for DetectConfig {
             pre_capture: 3,
             post_capture: 0,
             analysis_fps: 5.0,
+            object_size: ObjectSize {
+                width: 10,
+                height: 25,
+            },
+            object_frames: 3,
             smart_mask_speed: 0,
         }
     }
@@ -105,10 +126,10 @@ impl DetectConfig {
     /// Checks every setting on its own (sizes that depend on the camera's resolution are checked
     /// again by [`super::Detector::new`]). The error names the first bad setting.
     pub fn validate(&self) -> Result<(), DetectError> {
-        if self.threshold.is_zero() {
+        if self.threshold_tune && self.threshold.is_zero() {
             return Err(DetectError::setting(
-                "threshold",
-                "must be more than 0 (a pixel count like 1500, or a share like \"0.5%\")",
+                "threshold_tune",
+                "needs a threshold to tune down from (threshold is 0)",
             ));
         }
         let same_unit = match (self.threshold, self.threshold_maximum) {
@@ -152,6 +173,12 @@ impl DetectConfig {
                 format!("must be 0 (every frame) to 240, not {}", self.analysis_fps),
             ));
         }
+        if !(1..=100).contains(&self.object_frames) {
+            return Err(DetectError::setting(
+                "object_frames",
+                format!("must be 1-100, not {}", self.object_frames),
+            ));
+        }
         if self.smart_mask_speed != 0 {
             return Err(DetectError::setting(
                 "smart_mask_speed",
@@ -189,7 +216,7 @@ impl Threshold {
         }
     }
 
-    fn is_zero(self) -> bool {
+    pub(super) fn is_zero(self) -> bool {
         match self {
             Threshold::Pixels(n) => n == 0,
             Threshold::Percent(p) => p == 0.0,
@@ -254,5 +281,51 @@ impl Visitor<'_> for ThresholdVisitor {
             None => text.parse::<u32>().ok().map(Threshold::Pixels),
         };
         parsed.ok_or_else(|| E::invalid_value(de::Unexpected::Str(v), &self))
+    }
+}
+
+/// `object_size`: a width and a height in pixels, written `"10x25"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectSize {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl ObjectSize {
+    /// The pixels a changed area needs to be a candidate object: a quarter of the box. A
+    /// person's silhouette fills about half of their box; at night, only about half of that
+    /// stands out of the noise after `despeckle_filter`'s erosion.
+    pub fn min_pixels(self) -> u32 {
+        (u64::from(self.width) * u64::from(self.height) / 4).clamp(1, u64::from(u32::MAX)) as u32
+    }
+}
+
+impl fmt::Display for ObjectSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}", self.width, self.height)
+    }
+}
+
+impl Serialize for ObjectSize {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ObjectSize {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let parsed = text.trim().split_once(['x', 'X']).and_then(|(w, h)| {
+            let width = w.trim().parse::<u32>().ok()?;
+            let height = h.trim().parse::<u32>().ok()?;
+            ((1..=10_000).contains(&width) && (1..=10_000).contains(&height))
+                .then_some(ObjectSize { width, height })
+        });
+        parsed.ok_or_else(|| {
+            de::Error::invalid_value(
+                de::Unexpected::Str(&text),
+                &"a size like \"10x25\" (width x height in pixels, each 1-10000)",
+            )
+        })
     }
 }

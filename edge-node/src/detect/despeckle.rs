@@ -6,6 +6,40 @@
 //! no edge checks. Work is limited to the band of rows that has changed pixels.
 //! Not here: deciding which pixels changed (see `reference.rs`) or whether that is motion.
 
+/// Areas listed per frame at most; more are ignored (a frame that broken up is noise).
+const MAX_AREAS: usize = 64;
+/// Pixels the labelling's seed scan skips at once when none of them is changed.
+const SCAN_BLOCK: usize = 32;
+
+/// A connected area of changed pixels, in frame coordinates (inclusive bounds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Area {
+    pub(super) size: u32,
+    /// Its pixels that also changed since the previous analysed frame.
+    pub(super) moving: u32,
+    pub(super) left: u32,
+    pub(super) top: u32,
+    pub(super) right: u32,
+    pub(super) bottom: u32,
+}
+
+/// The areas of one frame, kept to avoid allocating per frame.
+#[derive(Debug, Default)]
+pub(super) struct Areas {
+    pub(super) list: Vec<Area>,
+    /// Smaller areas are not listed; `u32::MAX`: no areas wanted.
+    pub(super) min_size: u32,
+}
+
+impl Areas {
+    pub(super) fn new(min_size: u32) -> Areas {
+        Areas {
+            list: Vec::with_capacity(MAX_AREAS),
+            min_size,
+        }
+    }
+}
+
 /// Pixel values in [`MotionImage`].
 const UNCHANGED: u8 = 0;
 const CHANGED: u8 = 1;
@@ -129,8 +163,17 @@ impl MotionImage {
         self.band = rows.map(|(first, last)| (first + 1, last + 1));
     }
 
-    /// Runs the filter, then counts what is left (and labels it, if asked).
-    pub(super) fn despeckle(&mut self, filter: &Despeckle, threshold: u32) -> Cleaned {
+    /// Runs the filter, then counts what is left (and labels it, if asked), and lists the
+    /// connected areas of at least `areas.min_size` pixels in `areas`, with how many of their
+    /// pixels `moving` (given a frame index) says changed since the previous frame.
+    pub(super) fn despeckle(
+        &mut self,
+        filter: &Despeckle,
+        threshold: u32,
+        areas: &mut Areas,
+        moving: impl Fn(usize) -> bool,
+    ) -> Cleaned {
+        areas.list.clear();
         for &step in &filter.steps {
             let Some(band) = self.band else { break };
             self.band = Some(match step {
@@ -140,14 +183,37 @@ impl MotionImage {
                 Step::DilatePlus => self.plus(self.grow(band), |a, b| a | b),
             });
         }
+        self.shrink_band();
         if filter.label {
-            self.label(threshold)
+            self.label(threshold, areas, moving)
         } else {
+            let diffs = self.count(CHANGED);
+            if areas.min_size != u32::MAX {
+                // Labelling only to find the areas: none counts for `diffs`.
+                self.label(u32::MAX, areas, moving);
+            }
             Cleaned {
-                diffs: self.count(CHANGED),
+                diffs,
                 counted_areas: false,
             }
         }
+    }
+
+    /// Narrows the band to the rows the filter left a pixel in (noise scattered over the whole
+    /// frame widens it; erosion removes the noise, and labelling and `locate` then read less).
+    fn shrink_band(&mut self) {
+        let Some((first, last)) = self.band else {
+            return;
+        };
+        let s = self.stride;
+        let occupied = |y: &usize| {
+            self.pixels[y * s..(y + 1) * s]
+                .iter()
+                .fold(0u8, |any, &p| any | p)
+                != 0
+        };
+        let top = (first..=last).find(occupied);
+        self.band = top.map(|top| (top, (top..=last).rev().find(occupied).unwrap_or(top)));
     }
 
     fn grow(&self, (first, last): (usize, usize)) -> (usize, usize) {
@@ -231,7 +297,12 @@ impl MotionImage {
     /// Motion's `alg_labeling`: flood-fills 8-connected areas; areas larger than `threshold`
     /// are marked [`COUNTED`] and their sizes summed. If none is that large, `diffs` is the size
     /// of the largest area.
-    fn label(&mut self, threshold: u32) -> Cleaned {
+    fn label(
+        &mut self,
+        threshold: u32,
+        areas: &mut Areas,
+        moving: impl Fn(usize) -> bool,
+    ) -> Cleaned {
         let Some((first, last)) = self.band else {
             return Cleaned {
                 diffs: 0,
@@ -241,33 +312,48 @@ impl MotionImage {
         let s = self.stride;
         let neighbours = [s + 1, s, s - 1, 1];
         let (mut counted, mut largest) = (0u32, 0u32);
-        for seed in first * s..(last + 1) * s {
-            if self.pixels[seed] != CHANGED {
+        let (start, end) = (first * s, (last + 1) * s);
+        // Most of the band is empty after the filter: skip it a block at a time (a test the
+        // compiler vectorises) instead of a branch per pixel.
+        for block in (start..end).step_by(SCAN_BLOCK) {
+            let block = block..(block + SCAN_BLOCK).min(end);
+            let any = self.pixels[block.clone()]
+                .iter()
+                .fold(0u8, |any, &p| any | u8::from(p == CHANGED));
+            if any == 0 {
                 continue;
             }
-            self.queue.clear();
-            self.queue.push(index_u32(seed));
-            self.pixels[seed] = VISITED;
-            let mut next = 0;
-            while let Some(&index) = self.queue.get(next) {
-                next += 1;
-                let index = index as usize;
-                for offset in neighbours {
-                    // The border of zeros keeps both neighbours inside the buffer.
-                    for n in [index - offset, index + offset] {
-                        if self.pixels[n] == CHANGED {
-                            self.pixels[n] = VISITED;
-                            self.queue.push(index_u32(n));
+            for seed in block {
+                if self.pixels[seed] != CHANGED {
+                    continue;
+                }
+                self.queue.clear();
+                self.queue.push(index_u32(seed));
+                self.pixels[seed] = VISITED;
+                let mut next = 0;
+                while let Some(&index) = self.queue.get(next) {
+                    next += 1;
+                    let index = index as usize;
+                    for offset in neighbours {
+                        // The border of zeros keeps both neighbours inside the buffer.
+                        for n in [index - offset, index + offset] {
+                            if self.pixels[n] == CHANGED {
+                                self.pixels[n] = VISITED;
+                                self.queue.push(index_u32(n));
+                            }
                         }
                     }
                 }
-            }
-            let size = index_u32(self.queue.len());
-            largest = largest.max(size);
-            if size > threshold {
-                counted += size;
-                for &index in &self.queue {
-                    self.pixels[index as usize] = COUNTED;
+                let size = index_u32(self.queue.len());
+                largest = largest.max(size);
+                if size >= areas.min_size && areas.list.len() < MAX_AREAS {
+                    areas.list.push(self.area(&moving));
+                }
+                if size > threshold {
+                    counted += size;
+                    for &index in &self.queue {
+                        self.pixels[index as usize] = COUNTED;
+                    }
                 }
             }
         }
@@ -284,39 +370,75 @@ impl MotionImage {
         }
     }
 
+    /// The area whose padded pixel indices are in `queue`.
+    fn area(&self, moving: &impl Fn(usize) -> bool) -> Area {
+        let (s, w) = (self.stride, self.width);
+        let mut area = Area {
+            size: index_u32(self.queue.len()),
+            moving: 0,
+            left: u32::MAX,
+            top: u32::MAX,
+            right: 0,
+            bottom: 0,
+        };
+        for &index in &self.queue {
+            // Padded to frame coordinates: the border is one pixel wide.
+            let (y, x) = (index as usize / s - 1, index as usize % s - 1);
+            area.moving += u32::from(moving(y * w + x));
+            let (x, y) = (index_u32(x), index_u32(y));
+            area.left = area.left.min(x);
+            area.right = area.right.max(x);
+            area.top = area.top.min(y);
+            area.bottom = area.bottom.max(y);
+        }
+        area
+    }
+
     /// Motion's `alg_locate_center_size`: the centre of the pixels that count, and a box of
     /// ±2 mean absolute deviations around it, taller upwards (-3/+2) so heads fit.
     pub(super) fn locate(&self, cleaned: Cleaned) -> Option<LocateBox> {
-        let target = if cleaned.counted_areas {
-            COUNTED
+        // Without areas that count, every pixel left (visited by labelling or not) does.
+        if cleaned.counted_areas {
+            self.locate_where(|p| p == COUNTED)
         } else {
-            CHANGED
-        };
+            self.locate_where(|p| p != UNCHANGED)
+        }
+    }
+
+    /// `locate` for the pixels `counts` says count. Two branch-free passes a row (this runs on
+    /// every motion frame, over every row with a change).
+    fn locate_where(&self, counts: impl Fn(u8) -> bool + Copy) -> Option<LocateBox> {
         let (first, _) = self.band?;
         let rows = self.band_pixels().chunks_exact(self.stride);
-        let each = || {
-            rows.clone().enumerate().flat_map(move |(r, row)| {
-                row.iter()
-                    .enumerate()
-                    .filter(move |&(_, &p)| p == target)
-                    // Padded to frame coordinates.
-                    .map(move |(x, _)| (x as u64 - 1, (first + r) as u64 - 1))
-            })
-        };
         let (mut n, mut sum_x, mut sum_y) = (0u64, 0u64, 0u64);
-        for (x, y) in each() {
-            n += 1;
-            sum_x += x;
-            sum_y += y;
+        for (r, row) in rows.clone().enumerate() {
+            // Padded: x = column - 1 in frame coordinates, so sum the column and subtract later.
+            let (mut count, mut columns) = (0u32, 0u32);
+            for (column, &p) in (0u32..).zip(row) {
+                let m = u32::from(counts(p));
+                count += m;
+                columns += m * column;
+            }
+            n += u64::from(count);
+            sum_x += u64::from(columns) - u64::from(count);
+            sum_y += u64::from(count) * ((first + r) as u64 - 1);
         }
         if n == 0 {
             return None;
         }
         let (cx, cy) = (sum_x / n, sum_y / n);
+        // Padded column of the centre, as i32 for the distance pass (frames are < 2^31 wide).
+        let centre = i32::try_from(cx + 1).unwrap_or(i32::MAX);
         let (mut dist_x, mut dist_y) = (0u64, 0u64);
-        for (x, y) in each() {
-            dist_x += x.abs_diff(cx);
-            dist_y += y.abs_diff(cy);
+        for (r, row) in rows.enumerate() {
+            let (mut count, mut distance) = (0u32, 0u32);
+            for (column, &p) in (0i32..).zip(row) {
+                let m = u32::from(counts(p));
+                count += m;
+                distance += m * (column - centre).unsigned_abs();
+            }
+            dist_x += u64::from(distance);
+            dist_y += u64::from(count) * ((first + r) as u64 - 1).abs_diff(cy);
         }
         let (dev_x, dev_y) = (dist_x / n, dist_y / n);
         let max_x = self.width as u64 - 1;
@@ -381,6 +503,12 @@ mod tests {
             .collect()
     }
 
+    impl MotionImage {
+        fn despeckle_only(&mut self, filter: &Despeckle, threshold: u32) -> Cleaned {
+            self.despeckle(filter, threshold, &mut Areas::new(u32::MAX), |_| false)
+        }
+    }
+
     fn filter(text: &str) -> Despeckle {
         Despeckle::parse(text).expect("valid filter")
     }
@@ -406,7 +534,7 @@ mod tests {
             ".......###",
             "#.........",
         ]);
-        let cleaned = img.despeckle(&filter("ED"), 0);
+        let cleaned = img.despeckle_only(&filter("ED"), 0);
         assert_eq!(cleaned.diffs, 9);
         assert_eq!(
             render(&mut img),
@@ -424,16 +552,16 @@ mod tests {
     #[test]
     fn dilate_does_not_leak_through_the_border() {
         let mut img = image(&["...#", "....", "#..."]);
-        img.despeckle(&filter("D"), 0);
+        img.despeckle_only(&filter("D"), 0);
         assert_eq!(render(&mut img), ["..##", "####", "##.."]);
-        img.despeckle(&filter("d"), 0);
+        img.despeckle_only(&filter("d"), 0);
         assert_eq!(render(&mut img), ["####", "####", "####"]);
     }
 
     #[test]
     fn plus_erode_keeps_only_pixels_with_four_changed_neighbours() {
         let mut img = image(&[".#...", "###..", ".#...", "....."]);
-        let cleaned = img.despeckle(&filter("e"), 0);
+        let cleaned = img.despeckle_only(&filter("e"), 0);
         assert_eq!(cleaned.diffs, 1);
         assert_eq!(render(&mut img), [".....", ".#...", ".....", "....."]);
     }
@@ -442,7 +570,7 @@ mod tests {
     fn labelling_counts_only_areas_above_threshold() {
         let mut img = image(&["##.......#", "##......#.", "......##..", "#........."]);
         // Areas: 4 (top left), 4 (the diagonal line, 8-connected), 1.
-        let cleaned = img.despeckle(&filter("l"), 3);
+        let cleaned = img.despeckle_only(&filter("l"), 3);
         assert_eq!(
             cleaned,
             Cleaned {
@@ -455,7 +583,7 @@ mod tests {
             ["CC.......C", "CC......C.", "......CC..", "v........."]
         );
         let mut img = image(&["##..", "....", "...#"]);
-        let cleaned = img.despeckle(&filter("l"), 5);
+        let cleaned = img.despeckle_only(&filter("l"), 5);
         assert_eq!(
             cleaned,
             Cleaned {
@@ -473,7 +601,7 @@ mod tests {
         }
         let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
         let mut img = image(&rows);
-        let cleaned = img.despeckle(&filter("l"), 10);
+        let cleaned = img.despeckle_only(&filter("l"), 10);
         let found = img.locate(cleaned).expect("a box");
         // Centre (23, 13) ± 2 × mean deviation 2 in x; -3 × 2, +2 × 2 in y.
         assert_eq!(
@@ -492,14 +620,14 @@ mod tests {
     #[test]
     fn stale_rows_outside_the_band_do_not_come_back() {
         let mut img = image(&["###.", "###.", "###.", "....", "...."]);
-        img.despeckle(&filter("D"), 0);
+        img.despeckle_only(&filter("D"), 0);
         // A later frame with changes only at the bottom.
         let mut img2 = img;
         for (y, row) in img2.rows_mut().enumerate() {
             row.fill(u8::from(y == 4));
         }
         img2.set_band(Some((4, 4)));
-        img2.despeckle(&filter("D"), 0);
+        img2.despeckle_only(&filter("D"), 0);
         assert_eq!(render(&mut img2), ["....", "....", "....", "####", "####"]);
     }
 }

@@ -21,7 +21,10 @@ mod error;
 mod events;
 mod lightswitch;
 mod mask;
+mod noise;
+mod objects;
 mod reference;
+mod smooth;
 mod tune;
 
 use std::time::Duration;
@@ -35,22 +38,31 @@ pub use self::error::DetectError;
 pub use self::events::{EventEnd, EventStart};
 pub use self::mask::Mask;
 
-use self::despeckle::{Despeckle, MotionImage};
+use self::despeckle::{Areas, Despeckle, MotionImage};
 use self::events::EventTracker;
 use self::lightswitch::LightMapper;
+use self::noise::PixelNoise;
+use self::objects::Tracker;
 use self::reference::{mask_limits, Limits, Reference};
-use self::tune::{tuned_noise, ThresholdTune};
+use self::tune::ThresholdTune;
 
 /// Motion's `ACCEPT_STATIC_OBJECT_TIME`: an object that stops moving joins the reference after
 /// this long.
 const ACCEPT_STATIC_OBJECT: Duration = Duration::from_secs(10);
-/// `noise_tune` runs at most this often.
-const NOISE_TUNE_INTERVAL: Duration = Duration::from_secs(1);
 /// Motion's quick check looks at about this many pixels per frame.
 const QUICK_CHECK_SAMPLES: usize = 10_000;
 /// After a light change, a frame is still settling when more than this fraction of
 /// `lightswitch_percent` of its pixels differ.
 const SETTLING_SHARE: u32 = 4;
+/// A light change too small for `lightswitch_percent` (a dimmer, a cloud, a street light coming
+/// on) is tried when more than this share (1/n) of the frame changed at once ...
+const SMALL_LIGHT_CHANGE_SHARE: u32 = 10;
+/// ... and kept only if the mapped reference leaves at most this share (1/n) of the change.
+const SMALL_LIGHT_CHANGE_EXPLAINED: u32 = 3;
+/// After a try that was not a light change (a large object), analysed frames before the next.
+const SMALL_LIGHT_CHANGE_COOLDOWN: u32 = 15;
+/// A moving object may stand still this long between moves (see `objects.rs`).
+const STILL_ALLOWANCE: Duration = Duration::from_millis(500);
 /// Frame interval assumed until two frames have been seen (Motion's default 15 fps).
 const DEFAULT_FRAME_INTERVAL: Duration = Duration::from_nanos(1_000_000_000 / 15);
 
@@ -101,8 +113,11 @@ pub struct FrameVerdict {
     /// check found the frame quiet, an estimate from 1 pixel in `width * height / 10000`;
     /// 0 when detection is paused.
     pub changed_pixels: u32,
-    /// `threshold < changed_pixels < threshold_maximum`.
+    /// A moving object (see `object_size`) with more than `threshold` pixels, and
+    /// `changed_pixels < threshold_maximum`.
     pub motion: bool,
+    /// Something moves that has not moved for `object_frames` frames yet: analyse every frame.
+    pub watching: bool,
     /// Motion's locate box around the changed pixels, on motion frames.
     pub locate: Option<LocateBox>,
     /// The per-pixel change limit in use (`%N`).
@@ -126,6 +141,7 @@ pub struct FrameVerdict {
 struct Analysis {
     changed: u32,
     motion: bool,
+    watching: bool,
     locate: Option<LocateBox>,
     lightswitch: Option<Lightswitch>,
 }
@@ -133,6 +149,8 @@ struct Analysis {
 struct LightswitchSettings {
     /// More changed pixels than this is a light change.
     pixels: u32,
+    /// More changed pixels than this may be a small light change.
+    small_pixels: u32,
     frames: u32,
     mapper: LightMapper,
 }
@@ -144,8 +162,6 @@ pub struct Detector {
     // Settings, resolved for this frame size.
     threshold: u32,
     threshold_maximum: Option<u32>,
-    noise_level: u8,
-    noise_tune: bool,
     despeckle: Despeckle,
     lightswitch: Option<LightswitchSettings>,
     mask: Option<Mask>,
@@ -153,24 +169,37 @@ pub struct Detector {
     // State.
     reference: Reference,
     image: MotionImage,
-    /// Per-pixel change limits (only with a mask), recomputed when `noise` changes.
+    /// Per-pixel change limits with a mask and a fixed `noise_level` (no `noise_tune`).
     mask_limits: Option<Vec<u8>>,
+    /// With `noise_tune`: each pixel's noise, and the limits it gives.
+    pixel_noise: Option<(PixelNoise, Vec<u8>)>,
+    /// The change limit in use (with `noise_tune`, the mean over the pixels).
     noise: u8,
+    areas: Areas,
+    objects: Tracker,
     working_threshold: u32,
     threshold_tune: Option<ThresholdTune>,
     events: EventTracker,
     last_time: Option<Duration>,
     frame_interval: Option<Duration>,
-    next_noise_tune: Duration,
     previous_motion: bool,
+    previous_watching: bool,
     /// Frames left in which the reference's brightness is mapped (after a light change).
     map_frames_left: u32,
     /// Frames left in which detection is paused (after a reset).
     pause_frames_left: u32,
-    /// The previous frame, kept only while a light change settles.
+    /// The previous analysed frame (empty before the first).
     previous: Vec<u8>,
+    /// The reference before a small light change was tried, to put back if it was not one.
+    backup: Vec<u8>,
+    /// Analysed frames before the next small light change may be tried.
+    small_light_cooldown: u32,
     /// Pixels whose reference level the last light change split (see `absorb_still`).
     ambiguous: Vec<bool>,
+    /// The frame being analysed, smoothed (see `smooth.rs`).
+    smoothed: Vec<u8>,
+    /// Whether the noise model learns from this analysed frame (every other one does).
+    learn_turn: bool,
 }
 
 impl Detector {
@@ -190,7 +219,7 @@ impl Detector {
                 DetectError::Frame(format!("frame size {width}x{height} is not usable"))
             })?;
         let threshold = config.threshold.pixels(frame_pixels);
-        if threshold == 0 {
+        if threshold == 0 && !config.threshold.is_zero() {
             return Err(DetectError::setting(
                 "threshold",
                 format!(
@@ -221,6 +250,7 @@ impl Detector {
                 u64::from(frame_pixels) * u64::from(config.lightswitch_percent) / 100,
             )
             .unwrap_or(u32::MAX),
+            small_pixels: frame_pixels / SMALL_LIGHT_CHANGE_SHARE,
             frames: config.lightswitch_frames,
             mapper: LightMapper::new(),
         });
@@ -230,11 +260,21 @@ impl Detector {
             height,
             threshold,
             threshold_maximum,
-            noise_level: config.noise_level,
-            noise_tune: config.noise_tune,
             despeckle,
             lightswitch,
-            mask_limits: mask.as_ref().map(|_| vec![0; w * h]),
+            mask_limits: mask
+                .as_ref()
+                .filter(|_| !config.noise_tune)
+                .map(|_| vec![0; w * h]),
+            pixel_noise: config.noise_tune.then(|| {
+                let model =
+                    PixelNoise::new(w * h, config.noise_level, mask.as_ref().map(Mask::weights));
+                let mut limits = vec![0; w * h];
+                model.limits(&mut limits);
+                (model, limits)
+            }),
+            areas: Areas::new(config.object_size.min_pixels()),
+            objects: Tracker::new(config.object_frames),
             mask,
             quick_step: (w * h / QUICK_CHECK_SAMPLES).max(1),
             reference: Reference::new(w, h),
@@ -250,12 +290,16 @@ impl Detector {
             ),
             last_time: None,
             frame_interval: None,
-            next_noise_tune: Duration::ZERO,
             previous_motion: false,
+            previous_watching: false,
             map_frames_left: 0,
             pause_frames_left: 0,
             previous: Vec::new(),
+            backup: Vec::new(),
+            small_light_cooldown: 0,
             ambiguous: Vec::new(),
+            smoothed: Vec::with_capacity(w * h),
+            learn_turn: false,
         };
         detector.set_noise(config.noise_level);
         Ok(detector)
@@ -274,25 +318,35 @@ impl Detector {
                 frame.width, frame.height, self.width, self.height
             )));
         }
-        let luma = frame.luma;
+        let mut smoothed = std::mem::take(&mut self.smoothed);
+        smooth::box2x2(frame.luma, self.width as usize, &mut smoothed);
+        let verdict = self.process_smoothed(&smoothed, at);
+        self.smoothed = smoothed;
+        Ok(verdict)
+    }
+
+    fn process_smoothed(&mut self, luma: &[u8], at: Duration) -> FrameVerdict {
         let Some(previous) = self.last_time.replace(at) else {
             self.reference.reset(luma);
-            self.next_noise_tune = at + NOISE_TUNE_INTERVAL;
-            return Ok(self.verdict(at, Analysis::default()));
+            self.previous.clear();
+            self.previous.extend_from_slice(luma);
+            return self.verdict(at, Analysis::default());
         };
         self.note_interval(at.saturating_sub(previous));
 
-        let analysis = self.analyse(luma);
-        let quiet = !analysis.motion && analysis.lightswitch.is_none();
-        if self.noise_tune && quiet && !self.events.is_open() && at >= self.next_noise_tune {
-            let sample = self
-                .reference
-                .noise_sample(luma, self.mask.as_ref().map(Mask::weights));
-            self.set_noise(tuned_noise(self.noise, self.noise_level, sample));
-            self.next_noise_tune = at + NOISE_TUNE_INTERVAL;
+        let analysis = self.analyse(luma, at);
+        // Noise changes slowly: learning from every other analysed frame is enough, and halves
+        // the cost of the two passes it takes.
+        self.learn_turn = !self.learn_turn;
+        if analysis.lightswitch.is_none() && self.learn_turn {
+            if let Some((model, limits)) = &mut self.pixel_noise {
+                self.noise = model.learn(self.reference.pixels(), luma, limits);
+            }
         }
+        self.previous.clear();
+        self.previous.extend_from_slice(luma);
         if analysis.lightswitch != Some(Lightswitch::Reset) {
-            let limits = limits(&self.mask_limits, self.noise);
+            let limits = limits(&self.pixel_noise, &self.mask_limits, self.noise);
             let accept_after = self.accept_after();
             self.reference
                 .update(luma, limits, self.noise, accept_after);
@@ -307,37 +361,47 @@ impl Detector {
                 );
             }
         }
-        Ok(self.verdict(at, analysis))
+        self.verdict(at, analysis)
     }
 
     /// The pixel work for one frame (not the first).
-    fn analyse(&mut self, frame: &[u8]) -> Analysis {
+    fn analyse(&mut self, frame: &[u8], at: Duration) -> Analysis {
         if self.pause_frames_left > 0 {
             self.pause_frames_left -= 1;
+            self.objects.clear();
             return Analysis {
                 lightswitch: Some(Lightswitch::Paused),
                 ..Analysis::default()
             };
         }
-        let limits = limits(&self.mask_limits, self.noise);
+        let limits = limits(&self.pixel_noise, &self.mask_limits, self.noise);
         // Motion's quick check: while nothing is going on, a sample decides whether the full
         // difference is worth computing.
-        let busy = self.events.is_open() || self.previous_motion || self.map_frames_left > 0;
+        let busy = self.events.is_open()
+            || self.previous_motion
+            || self.previous_watching
+            || self.map_frames_left > 0;
         if !busy {
             let estimate = self
                 .reference
                 .sampled_changes(frame, limits, self.quick_step);
-            let light_change = self.lightswitch.as_ref().map_or(u32::MAX, |l| l.pixels);
-            if estimate <= (self.working_threshold / 2).min(light_change) {
+            let light_change = self
+                .lightswitch
+                .as_ref()
+                .map_or(u32::MAX, |l| l.small_pixels);
+            let worth = self.working_threshold.max(self.areas.min_size) / 2;
+            if estimate <= worth.min(light_change) {
+                self.objects.clear();
                 return Analysis {
                     changed: estimate,
                     ..Analysis::default()
                 };
             }
         }
-        let mut changed = self.reference.difference(frame, limits, &mut self.image);
+        let changed = self.reference.difference(frame, limits, &mut self.image);
         let mut lightswitch = None;
         let mut defer = false;
+        self.small_light_cooldown = self.small_light_cooldown.saturating_sub(1);
         if let Some(settings) = &mut self.lightswitch {
             let triggered = changed > settings.pixels;
             // While the exposure settles after a light change, map again only if the frame
@@ -345,32 +409,49 @@ impl Detector {
             // the object's brightness for the reference levels under it (those pixels are
             // kept out of the reference, so they pile up on one level) and erase it.
             let settling = self.map_frames_left > 0;
-            if triggered || (settling && changed > settings.pixels / SETTLING_SHARE) {
+            // A smaller change (a dimmer, a cloud, a street light) may be light too. The map
+            // tells: it explains a light change, not an object, which is then left alone.
+            let small = !triggered
+                && !settling
+                && changed > settings.small_pixels
+                && self.small_light_cooldown == 0;
+            let mut mapped_change = false;
+            if triggered || small || (settling && changed > settings.pixels / SETTLING_SHARE) {
                 let weights = self.mask.as_ref().map(Mask::weights);
                 let map = settings.mapper.map(self.reference.pixels(), frame, weights);
-                let levels = settings.mapper.ambiguous_levels(self.noise / 2);
-                if triggered {
-                    self.ambiguous.clear();
-                }
-                self.ambiguous.resize(frame.len(), false);
-                for (a, &r) in self.ambiguous.iter_mut().zip(self.reference.pixels()) {
-                    *a |= levels[usize::from(r)];
-                }
+                self.backup.clear();
+                self.backup.extend_from_slice(self.reference.pixels());
                 self.reference.remap(&map);
-                changed = self.reference.difference(frame, limits, &mut self.image);
-                if changed > settings.pixels {
-                    // Not a change of brightness alone: do what Motion does.
-                    self.reference.reset(frame);
-                    self.map_frames_left = 0;
-                    self.pause_frames_left = settings.frames;
-                    return Analysis {
-                        lightswitch: Some(Lightswitch::Reset),
-                        ..Analysis::default()
-                    };
+                let mapped = self.reference.difference(frame, limits, &mut self.image);
+                if small && mapped * SMALL_LIGHT_CHANGE_EXPLAINED > changed {
+                    self.reference.restore(&self.backup);
+                    self.small_light_cooldown = SMALL_LIGHT_CHANGE_COOLDOWN;
+                    self.reference.difference(frame, limits, &mut self.image);
+                } else {
+                    if mapped > settings.pixels {
+                        // Not a change of brightness alone: do what Motion does.
+                        self.reference.reset(frame);
+                        self.map_frames_left = 0;
+                        self.pause_frames_left = settings.frames;
+                        self.objects.clear();
+                        return Analysis {
+                            lightswitch: Some(Lightswitch::Reset),
+                            ..Analysis::default()
+                        };
+                    }
+                    let levels = settings.mapper.ambiguous_levels(self.noise / 2);
+                    mapped_change = triggered || small;
+                    if mapped_change {
+                        self.ambiguous.clear();
+                    }
+                    self.ambiguous.resize(frame.len(), false);
+                    for (a, &r) in self.ambiguous.iter_mut().zip(&self.backup) {
+                        *a |= levels[usize::from(r)];
+                    }
+                    lightswitch = Some(Lightswitch::Compensated);
                 }
-                lightswitch = Some(Lightswitch::Compensated);
             }
-            if triggered {
+            if mapped_change {
                 // What the map left over may be a moving object or a patch the map could not
                 // follow; the next frames tell them apart, so this one decides nothing.
                 self.map_frames_left = settings.frames;
@@ -387,22 +468,25 @@ impl Detector {
                 self.map_frames_left -= 1;
                 lightswitch = Some(Lightswitch::Compensated);
             }
-            if self.map_frames_left > 0 {
-                self.previous.clear();
-                self.previous.extend_from_slice(frame);
-            }
         }
-        let cleaned = self
-            .image
-            .despeckle(&self.despeckle, self.working_threshold);
+        let previous = &self.previous;
+        let has_previous = previous.len() == frame.len();
+        let cleaned = self.image.despeckle(
+            &self.despeckle,
+            self.working_threshold,
+            &mut self.areas,
+            |i| has_previous && frame[i].abs_diff(previous[i]) > limits.at(i),
+        );
+        let found = self.objects.step(&self.areas.list, at, STILL_ALLOWANCE);
         let motion = !defer
-            && cleaned.diffs > self.working_threshold
+            && found.object_pixels > self.working_threshold
             && self
                 .threshold_maximum
                 .map_or(true, |max| cleaned.diffs < max);
         Analysis {
             changed: cleaned.diffs,
             motion,
+            watching: found.watching || (found.object_pixels > 0 && !motion),
             locate: if motion {
                 self.image.locate(cleaned)
             } else {
@@ -415,9 +499,11 @@ impl Detector {
     fn verdict(&mut self, at: Duration, analysis: Analysis) -> FrameVerdict {
         let step = self.events.step(at, analysis.motion);
         self.previous_motion = analysis.motion;
+        self.previous_watching = analysis.watching;
         FrameVerdict {
             changed_pixels: analysis.changed,
             motion: analysis.motion,
+            watching: analysis.watching,
             locate: analysis.locate,
             noise: self.noise,
             threshold: self.working_threshold,
@@ -450,15 +536,28 @@ impl Detector {
 
     /// Frames a pixel may stay out of the reference before it is accepted into it.
     fn accept_after(&self) -> u16 {
+        u16::try_from(
+            self.frames_within(ACCEPT_STATIC_OBJECT)
+                .min(u32::from(u16::MAX - 1)),
+        )
+        .unwrap_or(u16::MAX - 1)
+    }
+
+    /// Analysed frames in `span` at the current frame rate (at least 1).
+    fn frames_within(&self, span: Duration) -> u32 {
         let interval = self.frame_interval.unwrap_or(DEFAULT_FRAME_INTERVAL);
-        let frames = ACCEPT_STATIC_OBJECT.as_nanos() / interval.as_nanos().max(1);
-        u16::try_from(frames.clamp(1, u128::from(u16::MAX - 1))).unwrap_or(u16::MAX - 1)
+        let frames = span.as_nanos() / interval.as_nanos().max(1);
+        u32::try_from(frames.max(1)).unwrap_or(u32::MAX)
     }
 }
 
-fn limits(mask_limits: &Option<Vec<u8>>, noise: u8) -> Limits<'_> {
-    match mask_limits {
-        Some(limits) => Limits::PerPixel(limits),
-        None => Limits::Uniform(noise),
+fn limits<'a>(
+    pixel_noise: &'a Option<(PixelNoise, Vec<u8>)>,
+    mask_limits: &'a Option<Vec<u8>>,
+    noise: u8,
+) -> Limits<'a> {
+    match (pixel_noise, mask_limits) {
+        (Some((_, limits)), _) | (None, Some(limits)) => Limits::PerPixel(limits),
+        (None, None) => Limits::Uniform(noise),
     }
 }

@@ -32,6 +32,16 @@ pub(super) fn mask_limits(mask: &[u8], noise: u8, limits: &mut [u8]) {
     }
 }
 
+impl Limits<'_> {
+    /// The limit of the pixel at `index`.
+    pub(super) fn at(self, index: usize) -> u8 {
+        match self {
+            Limits::Uniform(limit) => limit,
+            Limits::PerPixel(limits) => limits[index],
+        }
+    }
+}
+
 pub(super) struct Reference {
     width: usize,
     pixels: Vec<u8>,
@@ -56,6 +66,12 @@ impl Reference {
     pub(super) fn reset(&mut self, frame: &[u8]) {
         self.pixels.copy_from_slice(frame);
         self.dynamic.fill(0);
+    }
+
+    /// Puts back the pixels of a reference saved before [`Reference::remap`] (the change was not
+    /// light after all); the per-pixel counters were not touched by the map.
+    pub(super) fn restore(&mut self, pixels: &[u8]) {
+        self.pixels.copy_from_slice(pixels);
     }
 
     /// Replaces every reference pixel `v` by `map[v]` (a light change was mapped).
@@ -180,29 +196,6 @@ impl Reference {
             }
         }
         absorbed
-    }
-
-    /// Motion's noise measure for `noise_tune`: `3 × mean(|ref - frame| × mask / 255 + 1)` over
-    /// the pixels the mask does not switch off.
-    pub(super) fn noise_sample(&self, frame: &[u8], mask: Option<&[u8]>) -> u32 {
-        let pairs = self.pixels.iter().zip(frame);
-        let (sum, count) = match mask {
-            None => {
-                let sum: u64 = pairs.map(|(r, c)| u64::from(r.abs_diff(*c)) + 1).sum();
-                (sum, self.pixels.len() as u64)
-            }
-            Some(mask) => pairs.zip(mask).filter(|(_, &m)| m > 0).fold(
-                (0u64, 0u64),
-                |(sum, count), ((r, c), &m)| {
-                    let d = u64::from(r.abs_diff(*c)) * u64::from(m) / 255;
-                    (sum + d + 1, count + 1)
-                },
-            ),
-        };
-        if count == 0 {
-            return 0;
-        }
-        u32::try_from(3 * sum / count).unwrap_or(u32::MAX)
     }
 }
 

@@ -1,19 +1,11 @@
-//! Motion's self-tuning of the two detection levels: `noise_tune` (the per-pixel change that
-//! counts) and `threshold_tune` (the changed-pixel count that is motion).
+//! Motion's `threshold_tune` (the changed-pixel count that is motion). `noise_tune` is per
+//! pixel, see `noise.rs`.
 //!
 //! Pure arithmetic on numbers the detector measured; no pixels here.
 
 /// Frames of history `threshold_tune` keeps (Motion keeps 256 at about 3 analysed frames a
 /// second; this is a shorter memory of similar weight at the frame rates we analyse).
 const THRESHOLD_HISTORY: usize = 64;
-
-/// Motion's `alg_noise_tune` step: `noise = 4 + noise_level / 2 + (noise + sample) / 2`, where
-/// `sample` is `3 × mean(|ref - frame| + 1)`. Repeated, it settles at
-/// `8 + noise_level + sample`.
-pub(super) fn tuned_noise(noise: u8, noise_level: u8, sample: u32) -> u8 {
-    let next = 4 + u32::from(noise_level) / 2 + (u32::from(noise) + sample) / 2;
-    u8::try_from(next).unwrap_or(u8::MAX)
-}
 
 /// Motion's `alg_threshold_tune`: the working threshold follows `max(4 × mean, 2 × max)` of the
 /// changed-pixel counts of recent quiet frames, never above the configured threshold. A motion
@@ -62,16 +54,6 @@ impl ThresholdTune {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn noise_settles_at_motions_fixed_point() {
-        let mut noise = 32;
-        for _ in 0..30 {
-            noise = tuned_noise(noise, 32, 15);
-        }
-        // 8 + 32 + 15, give or take the integer halving.
-        assert!((53..=55).contains(&noise), "{noise}");
-    }
 
     #[test]
     fn threshold_drops_in_quiet_scenes_and_never_exceeds_the_configured_one() {
