@@ -217,7 +217,17 @@ mod tests {
         let config = CaptureConfig::default();
         let args = arguments(&config, &Input::parse("a.mp4")?, Pace::AsFastAsPossible);
         let line = args.join(" ");
-        assert!(line.contains("-skip_loop_filter all -i a.mp4"), "{line}");
+        // The deblocking filter stays on unless fast_decode asks otherwise.
+        assert!(line.contains("-threads 1 -i a.mp4"), "{line}");
+        let fast = CaptureConfig {
+            fast_decode: true,
+            ..CaptureConfig::default()
+        };
+        let fast_line = arguments(&fast, &Input::parse("a.mp4")?, Pace::AsFastAsPossible).join(" ");
+        assert!(
+            fast_line.contains("-skip_loop_filter all -i a.mp4"),
+            "{fast_line}"
+        );
         assert!(
             line.ends_with("-pix_fmt yuv420p -f yuv4mpegpipe pipe:1"),
             "{line}"
