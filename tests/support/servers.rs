@@ -76,7 +76,9 @@ impl PrivateS3 {
             .spawn()
             .expect("minio starts");
         self.child = Some(child);
-        let url = format!("{}/minio/health/live", self.endpoint());
+        // `ready`, not `live`: MinIO is live before its object layer is up, and answers 503 to
+        // the bucket's creation until then (seen in faults::s3_down_60s).
+        let url = format!("{}/minio/health/ready", self.endpoint());
         wait_for("private MinIO to be ready", Duration::from_secs(60), || {
             let ok = Command::new("curl")
                 .args(["-fsS", "-o", "/dev/null", &url])
