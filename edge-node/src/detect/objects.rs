@@ -2,7 +2,7 @@
 //!
 //! A changed area that stays put is not news however large it is: a clock digit that ticked, a
 //! patch of a light change, a keyframe's re-quantised texture. A person or a car changes again
-//! in the next frame, and the next. So each area of at least `object_size` pixels is matched
+//! in the next frame, and the next. So each area of at least a quarter of `object_size` is matched
 //! with the areas of the previous analysed frame it overlaps, and it becomes an object once it
 //! has moved (its pixels changed since the previous frame too) in `object_frames` frames, with
 //! still frames in between for at most half a second (a camera that repeats frames, a walker's
