@@ -321,15 +321,15 @@ impl Detector {
         let mut smoothed = std::mem::take(&mut self.smoothed);
         smooth::box2x2(frame.luma, self.width as usize, &mut smoothed);
         let verdict = self.process_smoothed(&smoothed, at);
-        self.smoothed = smoothed;
+        // This frame is the next one's previous frame; the old buffer is reused for smoothing.
+        self.smoothed = std::mem::replace(&mut self.previous, smoothed);
         Ok(verdict)
     }
 
+    /// `process` for the smoothed frame; `self.previous` is still the previous analysed frame.
     fn process_smoothed(&mut self, luma: &[u8], at: Duration) -> FrameVerdict {
         let Some(previous) = self.last_time.replace(at) else {
             self.reference.reset(luma);
-            self.previous.clear();
-            self.previous.extend_from_slice(luma);
             return self.verdict(at, Analysis::default());
         };
         self.note_interval(at.saturating_sub(previous));
@@ -343,8 +343,6 @@ impl Detector {
                 self.noise = model.learn(self.reference.pixels(), luma, limits);
             }
         }
-        self.previous.clear();
-        self.previous.extend_from_slice(luma);
         if analysis.lightswitch != Some(Lightswitch::Reset) {
             let limits = limits(&self.pixel_noise, &self.mask_limits, self.noise);
             let accept_after = self.accept_after();
@@ -536,18 +534,9 @@ impl Detector {
 
     /// Frames a pixel may stay out of the reference before it is accepted into it.
     fn accept_after(&self) -> u16 {
-        u16::try_from(
-            self.frames_within(ACCEPT_STATIC_OBJECT)
-                .min(u32::from(u16::MAX - 1)),
-        )
-        .unwrap_or(u16::MAX - 1)
-    }
-
-    /// Analysed frames in `span` at the current frame rate (at least 1).
-    fn frames_within(&self, span: Duration) -> u32 {
         let interval = self.frame_interval.unwrap_or(DEFAULT_FRAME_INTERVAL);
-        let frames = span.as_nanos() / interval.as_nanos().max(1);
-        u32::try_from(frames.max(1)).unwrap_or(u32::MAX)
+        let frames = ACCEPT_STATIC_OBJECT.as_nanos() / interval.as_nanos().max(1);
+        u16::try_from(frames.clamp(1, u128::from(u16::MAX - 1))).unwrap_or(u16::MAX - 1)
     }
 }
 

@@ -57,11 +57,6 @@ impl PixelNoise {
         }
     }
 
-    /// Writes each pixel's starting limit into `limits`.
-    pub(super) fn limits(&self, limits: &mut [u8]) -> u8 {
-        self.write_limits(limits)
-    }
-
     /// Measures one quiet frame's differences to `reference` and writes the new limits; returns
     /// their mean (what Motion reports as the noise level).
     pub(super) fn learn(&mut self, reference: &[u8], frame: &[u8], limits: &mut [u8]) -> u8 {
@@ -83,10 +78,11 @@ impl PixelNoise {
             };
             *mean = next as u8;
         }
-        self.write_limits(limits)
+        self.limits(limits)
     }
 
-    fn write_limits(&self, limits: &mut [u8]) -> u8 {
+    /// Writes each pixel's limit into `limits`; returns their mean.
+    pub(super) fn limits(&self, limits: &mut [u8]) -> u8 {
         let mut sum = 0u64;
         match &self.mask_scale {
             None => {
