@@ -4,7 +4,6 @@
 mod captures;
 mod check;
 mod deliver;
-mod detect;
 mod double_sql;
 mod faults;
 mod history;
