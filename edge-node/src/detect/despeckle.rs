@@ -6,6 +6,8 @@
 //! no edge checks. Work is limited to the band of rows that has changed pixels.
 //! Not here: deciding which pixels changed (see `reference.rs`) or whether that is motion.
 
+use super::smooth::SCALE;
+
 /// Areas listed per frame at most; more are ignored (a frame that broken up is noise).
 const MAX_AREAS: usize = 64;
 /// Pixels the labelling's seed scan skips at once when none of them is changed.
@@ -91,6 +93,26 @@ impl Despeckle {
             .collect::<Result<_, _>>()?;
         Ok(Despeckle { steps, label })
     }
+
+    /// The filter for the analysis grid (see `smooth.rs`), where a step reaches twice as far in
+    /// frame pixels: each run of erosions (dilations) becomes half as many, a pair becoming its
+    /// square step if it has one. Motion's "EedD" opens the grid with "ED": it still removes what
+    /// it removes from the frame, and keeps what it keeps (a 10 pixel wide walker is 5 cells,
+    /// which two erosions would thin to 1).
+    pub(super) fn on_grid(&self) -> Despeckle {
+        let erodes = |s: Step| matches!(s, Step::ErodeSquare | Step::ErodePlus);
+        let square = |s: Step| matches!(s, Step::ErodeSquare | Step::DilateSquare);
+        let mut steps = Vec::with_capacity(self.steps.len());
+        for run in self.steps.chunk_by(|&a, &b| erodes(a) == erodes(b)) {
+            for pair in run.chunks(2) {
+                steps.push(pair.iter().copied().find(|&s| square(s)).unwrap_or(pair[0]));
+            }
+        }
+        Despeckle {
+            steps,
+            label: self.label,
+        }
+    }
 }
 
 /// What is left of the changed pixels after the filter.
@@ -115,6 +137,23 @@ pub struct LocateBox {
     /// Size, Motion's `%i` and `%J`.
     pub width: u32,
     pub height: u32,
+}
+
+impl LocateBox {
+    /// This box, found on the analysis grid, in pixels of the `width` x `height` frame.
+    pub(super) fn to_frame(self, width: u32, height: u32) -> LocateBox {
+        let scale = |v: u32| v.saturating_mul(SCALE);
+        let (max_x, max_y) = (width.saturating_sub(1), height.saturating_sub(1));
+        let (x, y) = (scale(self.x).min(max_x), scale(self.y).min(max_y));
+        LocateBox {
+            center_x: (scale(self.center_x) + SCALE / 2).min(max_x),
+            center_y: (scale(self.center_y) + SCALE / 2).min(max_y),
+            x,
+            y,
+            width: scale(self.width).min(width - x),
+            height: scale(self.height).min(height - y),
+        }
+    }
 }
 
 /// The binary image of changed pixels, with a border of zeros and reusable work buffers.
@@ -629,5 +668,39 @@ mod tests {
         img2.set_band(Some((4, 4)));
         img2.despeckle_only(&filter("D"), 0);
         assert_eq!(render(&mut img2), ["....", "....", "....", "####", "####"]);
+    }
+
+    #[test]
+    fn on_the_grid_each_run_of_steps_keeps_every_other_one() {
+        let grid = |f: &str| Despeckle::parse(f).expect("filter").on_grid();
+        assert_eq!(grid("EedDl"), Despeckle::parse("EDl").expect("filter"));
+        assert_eq!(grid("eEed"), Despeckle::parse("Eed").expect("filter"));
+        assert_eq!(grid("eedDd"), Despeckle::parse("eDd").expect("filter"));
+        assert_eq!(grid("E"), Despeckle::parse("E").expect("filter"));
+        assert_eq!(grid(""), Despeckle::parse("").expect("filter"));
+    }
+
+    #[test]
+    fn a_box_on_the_grid_doubles_into_the_frame_and_stays_inside_it() {
+        let found = LocateBox {
+            center_x: 10,
+            center_y: 5,
+            x: 8,
+            y: 2,
+            width: 5,
+            height: 9,
+        };
+        let framed = found.to_frame(25, 20);
+        assert_eq!(
+            framed,
+            LocateBox {
+                center_x: 21,
+                center_y: 11,
+                x: 16,
+                y: 4,
+                width: 9,
+                height: 16,
+            }
+        );
     }
 }

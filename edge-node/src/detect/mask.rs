@@ -5,6 +5,7 @@
 //! pure. The mask's size is checked against the frames by [`super::Detector::new`].
 
 use super::error::DetectError;
+use super::smooth;
 
 /// Per-pixel weights (0-255), row by row, `width * height` of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +120,18 @@ impl Mask {
     /// The weights, row by row.
     pub fn weights(&self) -> &[u8] {
         &self.weights
+    }
+
+    /// The mask on the detector's analysis grid: each cell weighs the mean of its pixels.
+    pub(super) fn on_grid(&self) -> Mask {
+        let (width, height) = smooth::grid_size(self.width, self.height);
+        let mut weights = Vec::new();
+        smooth::half(&self.weights, self.width as usize, &mut weights);
+        Mask {
+            width,
+            height,
+            weights,
+        }
     }
 }
 
@@ -240,5 +253,14 @@ mod tests {
     fn zero_size_is_refused() {
         let err = Mask::from_pgm(&p5(0, 4, 255, &[])).expect_err("empty");
         assert!(message(err).contains("is empty"));
+    }
+
+    #[test]
+    fn on_the_grid_a_cell_weighs_the_mean_of_its_pixels() {
+        // 3x2: a masked column on the left, a half-masked cell at the odd right edge.
+        let mask = Mask::new(3, 2, vec![0, 255, 255, 0, 255, 0]).expect("mask");
+        let grid = mask.on_grid();
+        assert_eq!((grid.width(), grid.height()), (2, 1));
+        assert_eq!(grid.weights(), &[128, 128]);
     }
 }

@@ -1,7 +1,8 @@
 //! The motion detector: grey frames in, one verdict per frame out, in the spirit of the Motion
 //! daemon 4.5 (`alg.c`), so its settings and behaviour carry over.
 //!
-//! Per frame: difference against a reference frame (a background model that keeps moving
+//! Per frame, on a grid of 2x2 pixel means (see `smooth.rs`; counts and boxes are reported
+//! in frame pixels): difference against a reference frame (a background model that keeps moving
 //! pixels out and takes in slow drift and, after 10 s, objects that stopped), a per-pixel change
 //! limit that tunes itself to the sensor noise, a mask, light-change compensation, the
 //! `despeckle_filter` clean-up with labelling, the threshold, Motion's locate box, and events
@@ -44,6 +45,7 @@ use self::lightswitch::LightMapper;
 use self::noise::PixelNoise;
 use self::objects::Tracker;
 use self::reference::{mask_limits, Limits, Reference};
+use self::smooth::CELL_PIXELS;
 use self::tune::ThresholdTune;
 
 /// Motion's `ACCEPT_STATIC_OBJECT_TIME`: an object that stops moving joins the reference after
@@ -109,9 +111,9 @@ pub enum Lightswitch {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FrameVerdict {
     /// Motion's `diffs` (`%D`): changed pixels after `despeckle_filter` (with labelling, the
-    /// pixels of areas larger than the threshold, or else the largest area). When the quick
-    /// check found the frame quiet, an estimate from 1 pixel in `width * height / 10000`;
-    /// 0 when detection is paused.
+    /// pixels of areas larger than the threshold, or else the largest area). Counted on the
+    /// analysis grid and given in frame pixels (4 a cell). When the quick check found the frame
+    /// quiet, an estimate from about 10000 cells; 0 when detection is paused.
     pub changed_pixels: u32,
     /// A moving object (see `object_size`) with more than `threshold` pixels, and
     /// `changed_pixels < threshold_maximum`.
@@ -157,9 +159,10 @@ struct LightswitchSettings {
 
 /// Motion's detection for one camera. Feed it every frame to analyse, in order.
 pub struct Detector {
+    /// The frames' size; everything below works on the analysis grid (see `smooth.rs`).
     width: u32,
     height: u32,
-    // Settings, resolved for this frame size.
+    // Settings, resolved for this frame size (thresholds in frame pixels, the rest in cells).
     threshold: u32,
     threshold_maximum: Option<u32>,
     despeckle: Despeckle,
@@ -196,7 +199,7 @@ pub struct Detector {
     small_light_cooldown: u32,
     /// Pixels whose reference level the last light change split (see `absorb_still`).
     ambiguous: Vec<bool>,
-    /// The frame being analysed, smoothed (see `smooth.rs`).
+    /// The frame being analysed, on the analysis grid (see `smooth.rs`).
     smoothed: Vec<u8>,
     /// Whether the noise model learns from this analysed frame (every other one does).
     learn_turn: bool,
@@ -243,18 +246,20 @@ impl Detector {
                 });
             }
         }
+        let mask = mask.as_ref().map(Mask::on_grid);
         let despeckle = Despeckle::parse(&config.despeckle_filter)
-            .map_err(|reason| DetectError::setting("despeckle_filter", reason))?;
+            .map_err(|reason| DetectError::setting("despeckle_filter", reason))?
+            .on_grid();
+        let (grid_width, grid_height) = smooth::grid_size(width, height);
+        let cells = grid_width * grid_height;
         let lightswitch = (config.lightswitch_percent > 0).then(|| LightswitchSettings {
-            pixels: u32::try_from(
-                u64::from(frame_pixels) * u64::from(config.lightswitch_percent) / 100,
-            )
-            .unwrap_or(u32::MAX),
-            small_pixels: frame_pixels / SMALL_LIGHT_CHANGE_SHARE,
+            pixels: u32::try_from(u64::from(cells) * u64::from(config.lightswitch_percent) / 100)
+                .unwrap_or(u32::MAX),
+            small_pixels: cells / SMALL_LIGHT_CHANGE_SHARE,
             frames: config.lightswitch_frames,
             mapper: LightMapper::new(),
         });
-        let (w, h) = (width as usize, height as usize);
+        let (w, h) = (grid_width as usize, grid_height as usize);
         let mut detector = Detector {
             width,
             height,
@@ -273,7 +278,7 @@ impl Detector {
                 model.limits(&mut limits);
                 (model, limits)
             }),
-            areas: Areas::new(config.object_size.min_pixels()),
+            areas: Areas::new((config.object_size.min_pixels() / CELL_PIXELS).max(1)),
             objects: Tracker::new(config.object_frames),
             mask,
             quick_step: (w * h / QUICK_CHECK_SAMPLES).max(1),
@@ -319,14 +324,14 @@ impl Detector {
             )));
         }
         let mut smoothed = std::mem::take(&mut self.smoothed);
-        smooth::box2x2(frame.luma, self.width as usize, &mut smoothed);
+        smooth::half(frame.luma, self.width as usize, &mut smoothed);
         let verdict = self.process_smoothed(&smoothed, at);
         // This frame is the next one's previous frame; the old buffer is reused for smoothing.
         self.smoothed = std::mem::replace(&mut self.previous, smoothed);
         Ok(verdict)
     }
 
-    /// `process` for the smoothed frame; `self.previous` is still the previous analysed frame.
+    /// `process` for the frame on the analysis grid; `self.previous` is still the previous analysed frame.
     fn process_smoothed(&mut self, luma: &[u8], at: Duration) -> FrameVerdict {
         let Some(previous) = self.last_time.replace(at) else {
             self.reference.reset(luma);
@@ -387,11 +392,11 @@ impl Detector {
                 .lightswitch
                 .as_ref()
                 .map_or(u32::MAX, |l| l.small_pixels);
-            let worth = self.working_threshold.max(self.areas.min_size) / 2;
+            let worth = (self.working_threshold / CELL_PIXELS).max(self.areas.min_size) / 2;
             if estimate <= worth.min(light_change) {
                 self.objects.clear();
                 return Analysis {
-                    changed: estimate,
+                    changed: to_pixels(estimate),
                     ..Analysis::default()
                 };
             }
@@ -471,22 +476,23 @@ impl Detector {
         let has_previous = previous.len() == frame.len();
         let cleaned = self.image.despeckle(
             &self.despeckle,
-            self.working_threshold,
+            self.working_threshold / CELL_PIXELS,
             &mut self.areas,
-            |i| has_previous && frame[i].abs_diff(previous[i]) > limits.at(i),
+            |i| has_previous && moved(frame[i], previous[i], limits.at(i)),
         );
         let found = self.objects.step(&self.areas.list, at, STILL_ALLOWANCE);
+        let changed = to_pixels(cleaned.diffs);
         let motion = !defer
-            && found.object_pixels > self.working_threshold
-            && self
-                .threshold_maximum
-                .map_or(true, |max| cleaned.diffs < max);
+            && to_pixels(found.object_pixels) > self.working_threshold
+            && self.threshold_maximum.map_or(true, |max| changed < max);
         Analysis {
-            changed: cleaned.diffs,
+            changed,
             motion,
             watching: found.watching || (found.object_pixels > 0 && !motion),
             locate: if motion {
-                self.image.locate(cleaned)
+                self.image
+                    .locate(cleaned)
+                    .map(|found| found.to_frame(self.width, self.height))
             } else {
                 None
             },
@@ -538,6 +544,20 @@ impl Detector {
         let frames = ACCEPT_STATIC_OBJECT.as_nanos() / interval.as_nanos().max(1);
         u16::try_from(frames.clamp(1, u128::from(u16::MAX - 1))).unwrap_or(u16::MAX - 1)
     }
+}
+
+/// Whether a cell changed since the previous analysed frame: by more than 1.5 times its change
+/// limit. At the limit itself sensor noise alone would move one cell in twenty of a still patch
+/// (two frames' noise differ by 1.4 times a frame's from the reference, which the limit is made
+/// for), enough for a street light's glow to look like something creeping; an edge that moves
+/// changes by far more.
+fn moved(now: u8, before: u8, limit: u8) -> bool {
+    u16::from(now.abs_diff(before)) * 2 > u16::from(limit) * 3
+}
+
+/// Cells of the analysis grid in frame pixels.
+fn to_pixels(cells: u32) -> u32 {
+    cells.saturating_mul(CELL_PIXELS)
 }
 
 fn limits<'a>(

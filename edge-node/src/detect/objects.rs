@@ -4,7 +4,7 @@
 //! patch of a light change, a keyframe's re-quantised texture. A person or a car changes again
 //! in the next frame, and the next. So each area of at least a quarter of `object_size` is matched
 //! with the areas of the previous analysed frame it overlaps, and it becomes an object once it
-//! has moved (its pixels changed since the previous frame too) in `object_frames` frames, with
+//! has moved (its cells changed since the previous frame too) in `object_frames` frames, with
 //! still frames in between for at most half a second (a camera that repeats frames, a walker's
 //! stride, something creeping a pixel at a time), but not a second (a clock's seconds).
 //! Not here: finding the areas (see `despeckle.rs`), events (see `events.rs`).
@@ -13,13 +13,15 @@ use std::time::Duration;
 
 use super::despeckle::Area;
 
-/// An area moved in a frame when at least this share of its pixels changed since the previous
-/// frame, and at least `MIN_MOVING_PIXELS` of them.
-const MOVING_SHARE: u32 = 16;
-const MIN_MOVING_PIXELS: u32 = 4;
-/// How far (pixels) an area may be from where it was and still be the same thing, besides half
-/// its size: at 5 analysed frames a second a walker moves about 10 pixels between them.
-const MATCH_MARGIN: u32 = 16;
+/// An area moved in a frame when at least this share of its cells changed since the previous
+/// frame, and at least `MIN_MOVING_CELLS` of them (8 frame pixels). Something creeping a pixel at
+/// a time changes one column of cells at its edge: 1/24 of a 48 pixel box.
+const MOVING_SHARE: u32 = 32;
+const MIN_MOVING_CELLS: u32 = 2;
+/// How far (cells of the analysis grid) an area may be from where it was and still be the same
+/// thing, besides half its size: at 5 analysed frames a second a walker moves about 10 frame
+/// pixels (5 cells) between them.
+const MATCH_MARGIN: u32 = 8;
 /// Areas followed at most (the largest are listed first by nothing: the first found).
 const MAX_TRACKS: usize = 64;
 
@@ -85,7 +87,7 @@ impl Tracker {
         self.matched.clear();
         self.matched.resize(self.tracks.len(), false);
         for area in areas.iter().take(MAX_TRACKS) {
-            let moved = area.moving >= (area.size / MOVING_SHARE).max(MIN_MOVING_PIXELS);
+            let moved = area.moving >= (area.size / MOVING_SHARE).max(MIN_MOVING_CELLS);
             let before = self
                 .tracks
                 .iter()
