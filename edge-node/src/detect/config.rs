@@ -49,6 +49,9 @@ pub struct DetectConfig {
     /// with a plus, `D` dilates 3x3, `d` dilates with a plus. A final `l` labels connected areas
     /// and counts only areas larger than `threshold` (or, if none is, the largest one), so scattered
     /// noise does not add up to motion. Empty = no clean-up. Default `"EedDl"` (Motion's sample).
+    /// The detector works on a half-size grid (2x2 pixels a cell), where a step reaches twice as
+    /// far: each run of erosions or dilations counts half (`"EedD"` acts as `"ED"` there), so the
+    /// filter removes and keeps what it would on full-size frames.
     pub despeckle_filter: String,
     /// A PGM image (P5 or P2) of the frames' size: white = full sensitivity, black = ignored,
     /// grey = partial. The edge node reads it; the detector gets its pixels. Default none.
