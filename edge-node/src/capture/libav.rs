@@ -88,9 +88,6 @@ impl LibavSource {
         let mut options = av::Dictionary::new();
         // One thread: the Pi Zero has one core, and threads add CPU (not speed) there.
         options.set("threads", "1");
-        if config.fast_decode {
-            options.set("skip_loop_filter", "all");
-        }
         let decoder = codec_context
             .decoder()
             .open_as_with(codec, options)

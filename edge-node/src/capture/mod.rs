@@ -51,11 +51,6 @@ pub struct CaptureConfig {
     pub height: Option<u32>,
     /// Frames per second. Unset: the source's own rate (15 for V4L2 and test patterns).
     pub fps: Option<f64>,
-    /// Skip H.264's in-loop deblocking filter when decoding: about 10% less CPU, but blocky
-    /// frames, and the blocks' edges flicker at every keyframe. On the real clips of
-    /// tests/clips that gave 3 false events (a light ramp, a dimming night scene) that the
-    /// same clips decoded properly do not give. Default off.
-    pub fast_decode: bool,
     /// Where compressed input is decoded: `auto` (in process with libavcodec when it can, the
     /// ffmpeg program otherwise) or `ffmpeg` (always the program). Default `auto`.
     pub decoder: DecoderChoice,
@@ -72,7 +67,6 @@ impl Default for CaptureConfig {
             width: None,
             height: None,
             fps: None,
-            fast_decode: false,
             decoder: DecoderChoice::Auto,
             ffmpeg: "ffmpeg".into(),
             reconnect_max_s: 30,
