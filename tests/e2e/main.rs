@@ -14,6 +14,7 @@ mod ksqldb;
 mod notify;
 mod push_start;
 mod record;
+mod rtsp;
 mod s3;
 mod secrets;
 mod server_search;

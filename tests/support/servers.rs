@@ -1,7 +1,8 @@
 //! Private instances of the real servers, for tests that stop and restart them (the shared
-//! stack must stay up for the other tests), and a throttling TCP relay that makes an upload
-//! slow enough to be interrupted. The binaries are the stack's own (MinIO, Kafka's jars);
-//! `Stack::get()` installs them.
+//! stack must stay up for the other tests), a camera behind GStreamer's RTSP server, and a
+//! throttling TCP relay that makes an upload slow enough to be interrupted. The binaries are the
+//! stack's own (MinIO, Kafka's jars; `Stack::get()` installs them) and Debian's GStreamer
+//! (`scripts/install-deps`).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -28,6 +29,83 @@ pub fn free_port() -> u16 {
 
 fn listening(port: u16) -> bool {
     TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300)).is_ok()
+}
+
+/// A camera as IP cameras are: GStreamer's RTSP server (`tests/stack/rtsp-server`) serving an
+/// H.264 MP4's packets in real time, behind basic authentication.
+pub struct RtspCamera {
+    pub port: u16,
+    file: PathBuf,
+    user: String,
+    password: String,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl RtspCamera {
+    /// `user` and `password` must be URL-safe as they are (they go into [`url`](Self::url)).
+    pub fn start(dir: &Path, file: &Path, user: &str, password: &str) -> RtspCamera {
+        let mut camera = RtspCamera {
+            port: free_port(),
+            file: file.to_path_buf(),
+            user: user.into(),
+            password: password.into(),
+            log: dir.join("rtsp-server.log"),
+            child: None,
+        };
+        camera.resume();
+        camera
+    }
+
+    /// The stream's URL with its credentials, as a user writes it into the config.
+    pub fn url(&self) -> String {
+        format!(
+            "rtsp://{}:{}@127.0.0.1:{}/cam",
+            self.user, self.password, self.port
+        )
+    }
+
+    /// Starts it again after [`stop`](Self::stop), on the same port: a new session plays the
+    /// file from its start.
+    pub fn resume(&mut self) {
+        let log = std::fs::File::create(&self.log).expect("rtsp-server log");
+        let child = Command::new(repo_root().join("tests/stack/rtsp-server"))
+            .arg("--file")
+            .arg(&self.file)
+            .args(["--port", &self.port.to_string()])
+            .args(["--user", &self.user, "--password", &self.password])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("tests/stack/rtsp-server starts (python3-gi, gir1.2-gst-rtsp-server-1.0)");
+        self.child = Some(child);
+        let port = self.port;
+        let log = self.log.clone();
+        wait_for("the RTSP server to listen", Duration::from_secs(30), || {
+            listening(port).then_some(())
+        });
+        assert!(
+            self.child
+                .as_mut()
+                .is_some_and(|c| c.try_wait().is_ok_and(|s| s.is_none())),
+            "rtsp-server exited: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+    }
+
+    /// Kills the server, as a camera losing power would.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RtspCamera {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 /// A MinIO server of our own, with the stack's credentials and bucket (anonymous read).
