@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use motion_e2e::node::{motion_clip, read_events, read_statuses, write_config, EdgeNode, Targets};
+use motion_e2e::node::{heartbeats, motion_clip, read_events, write_config, EdgeNode, Targets};
 use motion_e2e::servers::{PrivateKafka, PrivateS3, SlowRelay};
 use motion_e2e::{unique, wait_for, Stack};
 use motion_event::{CameraState, EventKind, MotionEvent};
@@ -143,12 +143,7 @@ fn every_event_is_alerted_with_its_snapshot_then_completed_with_its_clip() {
         assert_eq!(e.time.len(), "YYYY-MM-DD HH:MM:SS".len(), "{e:?}");
     }
 
-    let statuses = read_statuses(
-        &stack.kafka_bootstrap,
-        motion_event::settings::DEFAULT_STATUS_TOPIC,
-        &device,
-        Duration::from_secs(30),
-    );
+    let statuses = heartbeats(&device, Duration::from_secs(30));
     assert!(
         statuses
             .iter()

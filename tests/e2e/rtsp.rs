@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use motion_e2e::node::{motion_clip, read_events, read_statuses, write_config, EdgeNode, Targets};
+use motion_e2e::node::{heartbeats, motion_clip, read_events, write_config, EdgeNode, Targets};
 use motion_e2e::servers::RtspCamera;
 use motion_e2e::{unique, wait_for, Stack};
 use motion_event::{CameraState, EventKind, MotionEvent};
@@ -76,12 +76,7 @@ fn a_camera_behind_a_real_rtsp_server_is_detected_and_its_password_never_shows()
         assert!(clip.duration_s.is_some_and(|d| d > 0.5), "{clip:?}");
     }
 
-    let statuses = read_statuses(
-        &stack.kafka_bootstrap,
-        motion_event::settings::DEFAULT_STATUS_TOPIC,
-        &device,
-        Duration::from_secs(30),
-    );
+    let statuses = heartbeats(&device, Duration::from_secs(30));
     assert!(
         statuses.iter().any(|s| s.camera == CameraState::Ok),
         "a heartbeat said the camera is fine: {statuses:#?}"
@@ -127,14 +122,9 @@ fn a_camera_lost_mid_event_gets_its_clip_closed_is_reported_and_is_read_again() 
         "the clip holds what arrived before the camera went: {clip:?}"
     );
     let lost = wait_for("a heartbeat saying the camera is lost", WAIT, || {
-        read_statuses(
-            &stack.kafka_bootstrap,
-            motion_event::settings::DEFAULT_STATUS_TOPIC,
-            &device,
-            Duration::from_secs(5),
-        )
-        .into_iter()
-        .find(|s| s.camera == CameraState::Lost)
+        heartbeats(&device, Duration::from_secs(5))
+            .into_iter()
+            .find(|s| s.camera == CameraState::Lost)
     });
     assert!(lost.online, "the node itself is up: {lost:?}");
     // While the camera is away nothing is being recorded, and nothing half-written is left: no
@@ -158,15 +148,10 @@ fn a_camera_lost_mid_event_gets_its_clip_closed_is_reported_and_is_read_again() 
         );
     }
     let delivered = wait_for("a heartbeat with nothing left to deliver", WAIT, || {
-        read_statuses(
-            &stack.kafka_bootstrap,
-            motion_event::settings::DEFAULT_STATUS_TOPIC,
-            &device,
-            Duration::from_secs(5),
-        )
-        .into_iter()
-        .rev()
-        .find(|s| s.camera == CameraState::Lost && s.outbox_pending == 0)
+        heartbeats(&device, Duration::from_secs(5))
+            .into_iter()
+            .rev()
+            .find(|s| s.camera == CameraState::Lost && s.outbox_pending == 0)
     });
     assert_no_password("a heartbeat", &format!("{delivered:?}"));
 
@@ -175,12 +160,7 @@ fn a_camera_lost_mid_event_gets_its_clip_closed_is_reported_and_is_read_again() 
     let again = read_events(&stack.kafka_bootstrap, &stack.topic, &device, WAIT, |e| {
         complete(e, 2)
     });
-    let statuses = read_statuses(
-        &stack.kafka_bootstrap,
-        motion_event::settings::DEFAULT_STATUS_TOPIC,
-        &device,
-        Duration::from_secs(5),
-    );
+    let statuses = heartbeats(&device, Duration::from_secs(5));
     assert!(
         statuses
             .iter()

@@ -195,6 +195,17 @@ pub fn read_events(
     }
 }
 
+/// The heartbeats of `device_id` on the stack's status topic so far (waits at most `timeout`
+/// for the first).
+pub fn heartbeats(device_id: &str, timeout: Duration) -> Vec<DeviceStatus> {
+    read_statuses(
+        &Stack::get().kafka_bootstrap,
+        motion_event::settings::DEFAULT_STATUS_TOPIC,
+        device_id,
+        timeout,
+    )
+}
+
 /// The heartbeats of `device_id` on `topic` so far (waits at most `timeout` for the first).
 pub fn read_statuses(
     bootstrap: &str,

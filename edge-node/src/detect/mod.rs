@@ -570,3 +570,63 @@ fn limits<'a>(
         (None, None) => Limits::Uniform(noise),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 160x120 frame of a textured wall with a dark 16x32 box whose left edge is at `x`.
+    fn scene(x: Option<u32>) -> Vec<u8> {
+        let (w, h) = (160u32, 120u32);
+        (0..w * h)
+            .map(|i| {
+                let (px, py) = (i % w, i / w);
+                let inside = x.is_some_and(|x| (x..x + 16).contains(&px) && (40..72).contains(&py));
+                if inside {
+                    30
+                } else {
+                    (120 + (px * 7 + py * 13) % 9) as u8
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_moving_box_is_motion_counted_and_located_in_frame_pixels() -> Result<(), DetectError> {
+        let mut detector = Detector::new(160, 120, &DetectConfig::default(), None)?;
+        let step = Duration::from_millis(200);
+        let mut at = Duration::ZERO;
+        for _ in 0..5 {
+            let frame = scene(None);
+            detector.process(&GrayFrame::new(160, 120, &frame)?, at)?;
+            at += step;
+        }
+        let mut seen = None;
+        for n in 0..6u32 {
+            let x = 40 + 6 * n;
+            let frame = scene(Some(x));
+            let verdict = detector.process(&GrayFrame::new(160, 120, &frame)?, at)?;
+            at += step;
+            if verdict.motion {
+                seen = Some((x, verdict));
+                break;
+            }
+        }
+        let (x, verdict) = seen.expect("the box became motion within 6 moves");
+        // Counted on the grid, given in frame pixels: whole cells, about the box's 512 pixels.
+        assert_eq!(verdict.changed_pixels % CELL_PIXELS, 0, "{verdict:?}");
+        assert!((384..=768).contains(&verdict.changed_pixels), "{verdict:?}");
+        let found = verdict.locate.expect("a locate box on a motion frame");
+        let centre = (x + 8, 56);
+        assert!(
+            found.center_x.abs_diff(centre.0) <= 6 && found.center_y.abs_diff(centre.1) <= 6,
+            "centre {:?} far from the box's {centre:?}: {found:?}",
+            (found.center_x, found.center_y)
+        );
+        assert!(
+            found.x + found.width <= 160 && found.y + found.height <= 120,
+            "{found:?}"
+        );
+        Ok(())
+    }
+}
