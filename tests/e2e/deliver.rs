@@ -4,37 +4,18 @@
 //! alert (`motion_started`, with its snapshot) followed by its clip (`clip_ready`), naming
 //! only objects that download.
 
-use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use motion_e2e::node::{heartbeats, motion_clip, read_events, write_config, EdgeNode, Targets};
+use motion_e2e::node::{
+    by_event, complete, delivered_lines, heartbeats, motion_clip, read_events, write_config,
+    EdgeNode, Targets,
+};
 use motion_e2e::servers::{PrivateKafka, PrivateS3, SlowRelay};
 use motion_e2e::{unique, wait_for, Stack};
 use motion_event::{CameraState, EventKind, MotionEvent};
-use serde_json::Value;
 
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Per event id, its messages in topic order (one key = one partition, so order holds).
-fn by_event(events: &[MotionEvent]) -> BTreeMap<String, Vec<MotionEvent>> {
-    let mut map: BTreeMap<String, Vec<MotionEvent>> = BTreeMap::new();
-    for e in events {
-        map.entry(e.event_id.clone()).or_default().push(e.clone());
-    }
-    map
-}
-
-/// True once `n` events each have an alert and a clip.
-fn complete(events: &[MotionEvent], n: usize) -> bool {
-    let map = by_event(events);
-    map.len() >= n
-        && map.values().all(|msgs| {
-            msgs.iter()
-                .any(|m| m.kind == Some(EventKind::MotionStarted))
-                && msgs.iter().any(|m| m.kind == Some(EventKind::ClipReady))
-        })
-}
 
 fn http_size(url: &str) -> Option<u64> {
     let out = Command::new("curl")
@@ -92,14 +73,6 @@ fn object_path(url: &str) -> &str {
     url.split_once("://")
         .and_then(|(_, rest)| rest.split_once('/'))
         .map_or(url, |(_, path)| path)
-}
-
-fn delivered_lines(lines: &[Value], kind: &str) -> Vec<Value> {
-    lines
-        .iter()
-        .filter(|l| l["type"] == "delivered" && l["kind"] == kind)
-        .cloned()
-        .collect()
 }
 
 #[test]

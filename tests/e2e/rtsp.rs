@@ -3,42 +3,28 @@
 //! gets its clip closed with what arrived, is reported lost in the heartbeat, and is read again
 //! when it comes back; and the password in the camera's URL never shows anywhere.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use motion_e2e::node::{heartbeats, motion_clip, read_events, write_config, EdgeNode, Targets};
+use motion_e2e::node::{
+    by_event, complete, delivered_lines, heartbeats, motion_clip, read_events, write_config,
+    EdgeNode, Targets,
+};
 use motion_e2e::servers::RtspCamera;
 use motion_e2e::{unique, wait_for, Stack};
 use motion_event::{CameraState, EventKind, MotionEvent};
-use serde_json::Value;
 
 const PASSWORD: &str = "rtsp-Pw-4711-secret";
 const WAIT: Duration = Duration::from_secs(120);
 
-/// Event ids with an alert, and whether each also has its clip.
-fn alerts_and_clips(events: &[MotionEvent]) -> BTreeMap<String, (bool, Option<MotionEvent>)> {
-    let mut map: BTreeMap<String, (bool, Option<MotionEvent>)> = BTreeMap::new();
-    for e in events {
-        let entry = map.entry(e.event_id.clone()).or_default();
-        match e.kind {
-            Some(EventKind::MotionStarted) => entry.0 = true,
-            Some(EventKind::ClipReady) => entry.1 = Some(e.clone()),
-            _ => {}
-        }
-    }
-    map
-}
-
-fn complete(events: &[MotionEvent], n: usize) -> bool {
-    let map = alerts_and_clips(events);
-    map.len() >= n && map.values().all(|(alert, clip)| *alert && clip.is_some())
-}
-
-fn delivered_alerts(lines: &[Value]) -> usize {
-    lines
-        .iter()
-        .filter(|l| l["type"] == "delivered" && l["kind"] == "motion_started")
-        .count()
+/// The clip message of each event.
+fn clips(events: &[MotionEvent]) -> Vec<MotionEvent> {
+    by_event(events)
+        .into_values()
+        .filter_map(|msgs| {
+            msgs.into_iter()
+                .find(|m| m.kind == Some(EventKind::ClipReady))
+        })
+        .collect()
 }
 
 fn assert_no_password(what: &str, text: &str) {
@@ -64,14 +50,13 @@ fn a_camera_behind_a_real_rtsp_server_is_detected_and_its_password_never_shows()
     let stderr = node.stderr.clone();
     let lines = node.wait_success(WAIT);
     assert!(
-        delivered_alerts(&lines) >= 2,
+        delivered_lines(&lines, "motion_started").len() >= 2,
         "both motions of the stream were alerted: {lines:#?}"
     );
     let events = read_events(&stack.kafka_bootstrap, &stack.topic, &device, WAIT, |e| {
         complete(e, 2)
     });
-    for (id, (_, clip)) in alerts_and_clips(&events) {
-        let clip = clip.unwrap_or_else(|| panic!("{id} has no clip"));
+    for clip in clips(&events) {
         assert!(clip.url.starts_with("http"), "{clip:?}");
         assert!(clip.duration_s.is_some_and(|d| d > 0.5), "{clip:?}");
     }
@@ -106,17 +91,13 @@ fn a_camera_lost_mid_event_gets_its_clip_closed_is_reported_and_is_read_again() 
     // The first motion runs from 2 to 3.5 s of the stream; its alert goes out well before its
     // end (alert latency is ~0.2 s), so the camera dies in the middle of the event.
     wait_for("the first alert", WAIT, || {
-        (delivered_alerts(&node.lines()) >= 1).then_some(())
+        (!delivered_lines(&node.lines(), "motion_started").is_empty()).then_some(())
     });
     camera.stop();
     let first = read_events(&stack.kafka_bootstrap, &stack.topic, &device, WAIT, |e| {
         complete(e, 1)
     });
-    let (_, (_, clip)) = alerts_and_clips(&first)
-        .into_iter()
-        .next()
-        .expect("an event");
-    let clip = clip.expect("the cut event's clip");
+    let clip = clips(&first).pop().expect("the cut event's clip");
     assert!(
         clip.duration_s.is_some_and(|d| d > 0.0),
         "the clip holds what arrived before the camera went: {clip:?}"

@@ -1,11 +1,12 @@
 //! Running `edge-node run` as a process, feeding it clips with motion at known times, and
 //! reading back what reached Kafka.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use motion_event::{DeviceStatus, MotionEvent};
+use motion_event::{DeviceStatus, EventKind, MotionEvent};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -160,6 +161,36 @@ impl Drop for EdgeNode {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The lines of an edge node's output (see [`EdgeNode::lines`]) saying a `kind` message was
+/// delivered.
+pub fn delivered_lines(lines: &[serde_json::Value], kind: &str) -> Vec<serde_json::Value> {
+    lines
+        .iter()
+        .filter(|l| l["type"] == "delivered" && l["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+/// Per event id, its messages in topic order (one key = one partition, so order holds).
+pub fn by_event(events: &[MotionEvent]) -> BTreeMap<String, Vec<MotionEvent>> {
+    let mut map: BTreeMap<String, Vec<MotionEvent>> = BTreeMap::new();
+    for e in events {
+        map.entry(e.event_id.clone()).or_default().push(e.clone());
+    }
+    map
+}
+
+/// True once `n` events each have an alert and a clip.
+pub fn complete(events: &[MotionEvent], n: usize) -> bool {
+    let map = by_event(events);
+    map.len() >= n
+        && map.values().all(|msgs| {
+            msgs.iter()
+                .any(|m| m.kind == Some(EventKind::MotionStarted))
+                && msgs.iter().any(|m| m.kind == Some(EventKind::ClipReady))
+        })
 }
 
 /// Every event of `device_id` on `topic`, in topic order per partition, read from the start.
