@@ -13,7 +13,8 @@ const MAX_AREAS: usize = 64;
 /// Pixels the labelling's seed scan skips at once when none of them is changed.
 const SCAN_BLOCK: usize = 32;
 
-/// A connected area of changed pixels, in frame coordinates (inclusive bounds).
+/// A connected area of changed pixels, in the image's coordinates (cells of the analysis grid,
+/// inclusive bounds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Area {
     pub(super) size: u32,
@@ -421,7 +422,7 @@ impl MotionImage {
             bottom: 0,
         };
         for &index in &self.queue {
-            // Padded to frame coordinates: the border is one pixel wide.
+            // Padded to image coordinates: the border is one pixel wide.
             let (y, x) = (index as usize / s - 1, index as usize % s - 1);
             area.moving += u32::from(moving(y * w + x));
             let (x, y) = (index_u32(x), index_u32(y));

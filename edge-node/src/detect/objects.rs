@@ -48,7 +48,7 @@ impl Track {
 /// What the areas of one frame add up to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Found {
-    /// Pixels of the areas that are moving objects.
+    /// Pixels (cells of the analysis grid) of the areas that are moving objects.
     pub(super) object_pixels: u32,
     /// Some area is moving but has not moved long enough yet.
     pub(super) watching: bool,
