@@ -70,7 +70,7 @@ const STALLED_CONNECTIONS: u32 = 3;
 const STATUS_LOOKBACK: Duration = Duration::from_secs(10 * 60);
 /// How long a `/close-query` for a push query given up on may take.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Events of a liveness check applied per transaction.
+/// Events of a liveness check or catch-up applied per transaction.
 const BACKFILL_BATCH: usize = 500;
 /// After this long without a live row, a pull query checks that the push query is not stuck:
 /// a connection can stay open while nothing flows (a wedged proxy or server), and neither TCP
@@ -272,11 +272,27 @@ async fn catch_up(
     let since = backfill_since(cache.newest().await?);
     let mut pull = pull_since(client, stream, since, "catch-up").await?;
     let mut rows = 0u64;
-    while let Some(events) = pull.next_rows().await? {
-        rows += events.len() as u64;
-        apply(cache, &events, report).await?;
+    // Applied in batches: rows come a chunk at a time, and a transaction per chunk made a
+    // catch-up of a busy hour take longer than the connections it stands in for.
+    let mut batch = Vec::new();
+    let ended = loop {
+        match pull.next_rows().await {
+            Ok(Some(events)) => {
+                rows += events.len() as u64;
+                batch.extend(events);
+                if batch.len() >= BACKFILL_BATCH {
+                    apply(cache, &std::mem::take(&mut batch), report).await?;
+                }
+            }
+            Ok(None) => break Ok(rows),
+            // What arrived before the break is kept.
+            Err(err) => break Err(err),
+        }
+    };
+    if !batch.is_empty() {
+        apply(cache, &batch, report).await?;
     }
-    Ok(rows)
+    ended
 }
 
 /// The stream pull query of everything written from `since` on (`ROWTIME`), for the liveness
