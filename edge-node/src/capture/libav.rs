@@ -9,6 +9,28 @@
 
 use ffmpeg_next as av;
 
+/// One compressed packet of the camera's video stream, as the demuxer read it.
+pub type Packet = av::Packet;
+
+/// What a recorder needs to store a camera's own packets in a file of its own (stream copy):
+/// the stream's codec parameters (with its SPS/PPS) and the time base of the packets' stamps.
+#[derive(Clone)]
+pub struct StreamCopy {
+    pub parameters: av::codec::Parameters,
+    pub time_base: av::Rational,
+    pub codec: av::codec::Id,
+    pub fps: f64,
+}
+
+impl std::fmt::Debug for StreamCopy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamCopy")
+            .field("codec", &self.codec)
+            .field("time_base", &self.time_base)
+            .finish_non_exhaustive()
+    }
+}
+
 use super::y4m::{Chroma, StreamInfo};
 use super::{CaptureConfig, CaptureError, Input, NETWORK_TIMEOUT};
 
@@ -16,8 +38,8 @@ pub(super) struct LibavSource {
     input: av::format::context::Input,
     decoder: av::decoder::Video,
     stream: usize,
+    copy: StreamCopy,
     frame: av::frame::Video,
-    packet: av::Packet,
     info: StreamInfo,
     draining: bool,
     name: String,
@@ -61,7 +83,7 @@ impl LibavSource {
             }
         }
         let context = av::format::input_with_dictionary(&location, options).map_err(failed)?;
-        let (stream, parameters, rate) = {
+        let (stream, parameters, rate, time_base) = {
             let stream = context
                 .streams()
                 .best(av::media::Type::Video)
@@ -75,10 +97,15 @@ impl LibavSource {
                 .into_iter()
                 .map(f64::from)
                 .find(|r| r.is_finite() && *r > 0.0);
-            (stream.index(), stream.parameters(), rate)
+            (
+                stream.index(),
+                stream.parameters(),
+                rate,
+                stream.time_base(),
+            )
         };
         let codec_context =
-            av::codec::context::Context::from_parameters(parameters).map_err(failed)?;
+            av::codec::context::Context::from_parameters(parameters.clone()).map_err(failed)?;
         let codec = av::decoder::find(codec_context.id()).ok_or_else(|| {
             Unsuitable::Fallback(format!(
                 "no in-process decoder for {:?}",
@@ -109,12 +136,18 @@ impl LibavSource {
         let Some(fps) = rate else {
             return Err(Unsuitable::Fallback("the stream has no frame rate".into()));
         };
+        let copy = StreamCopy {
+            codec: parameters.id(),
+            parameters,
+            time_base,
+            fps,
+        };
         Ok(LibavSource {
             input: context,
             decoder,
             stream,
+            copy,
             frame: av::frame::Video::empty(),
-            packet: av::Packet::empty(),
             info: StreamInfo {
                 width,
                 height,
@@ -130,12 +163,24 @@ impl LibavSource {
         self.info
     }
 
+    /// The last decoded frame's presentation stamp, in the stream's time base.
+    pub(super) fn pts(&self) -> Option<i64> {
+        self.frame.timestamp().or(self.frame.pts())
+    }
+
+    /// H.264 and H.265 only: the codecs an MP4 holds that browsers play.
+    pub(super) fn stream_copy(&self) -> Option<StreamCopy> {
+        matches!(self.copy.codec, av::codec::Id::H264 | av::codec::Id::HEVC)
+            .then(|| self.copy.clone())
+    }
+
     /// Decodes the next frame into `luma` (and `chroma`: U then V, if asked). `Ok(false)` at
-    /// the end of the input.
+    /// the end of the input. The video packets read on the way are appended to `packets`.
     pub(super) fn read_frame(
         &mut self,
         luma: &mut Vec<u8>,
         chroma: Option<&mut Vec<u8>>,
+        packets: &mut Vec<Packet>,
     ) -> Result<bool, CaptureError> {
         let failed = |e: av::Error, name: &str| CaptureError::Format {
             input: name.to_owned(),
@@ -151,12 +196,15 @@ impl LibavSource {
             if self.draining {
                 return Ok(false);
             }
-            match self.packet.read(&mut self.input) {
-                Ok(()) if self.packet.stream() == self.stream => {
+            // A new packet each time: it is handed on, not copied.
+            let mut packet = av::Packet::empty();
+            match packet.read(&mut self.input) {
+                Ok(()) if packet.stream() == self.stream => {
                     // A damaged packet costs a frame, not the stream.
-                    if let Err(e) = self.decoder.send_packet(&self.packet) {
+                    if let Err(e) = self.decoder.send_packet(&packet) {
                         tracing::debug!(input = self.name, %e, "packet not decoded");
                     }
+                    packets.push(packet);
                 }
                 Ok(()) => {}
                 Err(av::Error::Eof) => {

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+pub use self::libav::{Packet, StreamCopy};
 pub use self::supervise::{supervise, CameraStatus};
 pub use self::y4m::{Chroma, StreamInfo};
 
@@ -221,7 +222,7 @@ pub enum Pace {
 }
 
 /// One frame: planar YUV, Y first. `chroma` is empty when only luma was asked for.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Frame {
     /// Frames since the capture was opened, from 0.
     pub index: u64,
@@ -230,6 +231,26 @@ pub struct Frame {
     pub at: Duration,
     pub luma: Vec<u8>,
     pub chroma: Vec<u8>,
+    /// The compressed packets of the camera's stream read since the previous frame, in
+    /// decode order, for a recorder that stores them as they are (see [`StreamCopy`]). Empty
+    /// for raw sources and those decoded by the ffmpeg program; whatever is left here is
+    /// dropped when the next frame is read.
+    pub packets: Vec<Packet>,
+    /// The frame's presentation stamp in the stream's time base (see [`StreamCopy`]), for
+    /// sources decoded in process.
+    pub pts: Option<i64>,
+}
+
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame")
+            .field("index", &self.index)
+            .field("at", &self.at)
+            .field("luma", &self.luma.len())
+            .field("chroma", &self.chroma.len())
+            .field("packets", &self.packets.len())
+            .finish()
+    }
 }
 
 /// Where an open capture's frames come from.
@@ -351,6 +372,15 @@ impl Capture {
         }
     }
 
+    /// What storing this camera's own packets needs, when they are H.264 or H.265 read in
+    /// process; `None` for every other source.
+    pub fn stream_copy(&self) -> Option<StreamCopy> {
+        match &self.source {
+            Source::Libav(libav) => libav.stream_copy(),
+            Source::Y4m { .. } => None,
+        }
+    }
+
     pub fn input(&self) -> &Input {
         &self.input
     }
@@ -358,9 +388,15 @@ impl Capture {
     /// Reads the next frame into `frame` (its buffers are reused). `Ok(false)` at the end of
     /// the input; for a live source that means the camera was lost.
     pub fn next_frame(&mut self, frame: &mut Frame) -> Result<bool, CaptureError> {
+        frame.packets.clear();
+        frame.pts = None;
         let chroma = self.with_chroma.then_some(&mut frame.chroma);
         let more = match &mut self.source {
-            Source::Libav(libav) => libav.read_frame(&mut frame.luma, chroma)?,
+            Source::Libav(libav) => {
+                let more = libav.read_frame(&mut frame.luma, chroma, &mut frame.packets)?;
+                frame.pts = libav.pts();
+                more
+            }
             Source::Y4m { reader, process } => match reader.read_frame(&mut frame.luma, chroma) {
                 Ok(true) => true,
                 Ok(false) => {

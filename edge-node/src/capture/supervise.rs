@@ -11,17 +11,20 @@ use tracing::{info, warn};
 
 use crate::backoff::Backoff;
 
-use super::{Capture, CaptureConfig, CaptureError, Frame, Input, Pace, StreamInfo};
+use super::{Capture, CaptureConfig, CaptureError, Frame, Input, Pace, StreamCopy, StreamInfo};
 
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// Sleep in slices this long so a stop request is noticed quickly.
 const STOP_POLL: Duration = Duration::from_millis(100);
 
 /// What happened to the camera, for logs and the device-status heartbeat.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum CameraStatus {
-    /// Frames are flowing (again).
-    Found(StreamInfo),
+    /// Frames are flowing (again); `copy` when the camera's own packets can be stored.
+    Found {
+        info: StreamInfo,
+        copy: Option<StreamCopy>,
+    },
     /// The camera could not be opened or stopped delivering; another try follows.
     Lost { reason: String, retry_in: Duration },
 }
@@ -37,7 +40,7 @@ pub fn supervise(
     pace: Pace,
     stop: &AtomicBool,
     mut on_status: impl FnMut(&CameraStatus),
-    mut on_frame: impl FnMut(&Frame, &StreamInfo) -> ControlFlow<()>,
+    mut on_frame: impl FnMut(&mut Frame, &StreamInfo) -> ControlFlow<()>,
 ) -> Result<(), CaptureError> {
     config.validate()?;
     // Only cameras and streams come back by themselves; a file that cannot be read will not.
@@ -56,7 +59,10 @@ pub fn supervise(
                     fps = info.fps,
                     "camera found"
                 );
-                on_status(&CameraStatus::Found(info));
+                on_status(&CameraStatus::Found {
+                    info,
+                    copy: capture.stream_copy(),
+                });
                 let mut delivered = false;
                 let outcome = loop {
                     if stop.load(Ordering::Relaxed) {
@@ -68,7 +74,7 @@ pub fn supervise(
                                 frame.at = started.elapsed();
                             }
                             delivered = true;
-                            if on_frame(&frame, &info).is_break() {
+                            if on_frame(&mut frame, &info).is_break() {
                                 return Ok(());
                             }
                         }

@@ -20,7 +20,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-use crate::capture::{supervise, CameraStatus, Frame, Pace, StreamInfo};
+use crate::capture::{supervise, CameraStatus, Frame, Pace, StreamCopy, StreamInfo};
 use crate::config::Config;
 use crate::deliver::{self, DeliveredReport, Input};
 use crate::detect::{Cadence, Detector, FrameVerdict, GrayFrame, Mask};
@@ -72,10 +72,10 @@ pub fn run(args: RunArgs) -> Result<()> {
         Pace::RealTime,
         &stop,
         |status| match status {
-            CameraStatus::Found(info) => {
+            CameraStatus::Found { info, copy } => {
                 close(&mut stages.borrow_mut(), &out);
                 out.camera_found(info);
-                match build(&config, mask.clone(), *info) {
+                match build(&config, mask.clone(), *info, copy.clone()) {
                     Ok(s) => *stages.borrow_mut() = Some(s),
                     Err(err) => {
                         *fatal.borrow_mut() = Some(err);
@@ -83,9 +83,9 @@ pub fn run(args: RunArgs) -> Result<()> {
                     }
                 }
             }
-            CameraStatus::Lost { reason, .. } => {
+            CameraStatus::Lost { reason, retry_in } => {
                 close(&mut stages.borrow_mut(), &out);
-                out.camera_lost(reason);
+                out.camera_lost(reason, *retry_in);
             }
         },
         |frame, _| {
@@ -200,6 +200,7 @@ impl Output {
             width: Some(info.width),
             height: Some(info.height),
             reason: None,
+            retry_in_s: None,
         });
         self.send(Input::Camera {
             state: CameraState::Ok,
@@ -207,13 +208,14 @@ impl Output {
         });
     }
 
-    fn camera_lost(&self, reason: &str) {
+    fn camera_lost(&self, reason: &str, retry_in: Duration) {
         print_line(&Line::Camera {
             status: CameraState::Lost,
             unix_ms: chrono::Utc::now().timestamp_millis(),
             width: None,
             height: None,
             reason: Some(reason),
+            retry_in_s: Some(retry_in.as_secs_f64()),
         });
         self.send(Input::Camera {
             state: CameraState::Lost,
@@ -242,6 +244,9 @@ enum Line<'a> {
         height: Option<u32>,
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<&'a str>,
+        /// When the next attempt to reopen it is.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_in_s: Option<f64>,
     },
     Spooled(&'a SpoolItem),
     Delivered(&'a DeliveredReport),
@@ -254,7 +259,12 @@ fn print_line(line: &Line<'_>) {
     }
 }
 
-fn build(config: &Config, mask: Option<Mask>, info: StreamInfo) -> Result<Stages> {
+fn build(
+    config: &Config,
+    mask: Option<Mask>,
+    info: StreamInfo,
+    copy: Option<StreamCopy>,
+) -> Result<Stages> {
     let detector = Detector::new(info.width, info.height, &config.detect, mask)
         .context("invalid [detect] settings for this camera")?;
     let ring = config.detect.pre_capture + config.detect.minimum_motion_frames.saturating_sub(1);
@@ -263,6 +273,7 @@ fn build(config: &Config, mask: Option<Mask>, info: StreamInfo) -> Result<Stages
         config.capture.ffmpeg.clone(),
         info,
         usize::try_from(ring).unwrap_or(usize::MAX),
+        copy,
     )?;
     Ok(Stages {
         info,
@@ -272,7 +283,7 @@ fn build(config: &Config, mask: Option<Mask>, info: StreamInfo) -> Result<Stages
     })
 }
 
-fn step(stages: &mut Stages, frame: &Frame, out: &Output) -> Result<()> {
+fn step(stages: &mut Stages, frame: &mut Frame, out: &Output) -> Result<()> {
     if !stages.cadence.wants(frame.at) {
         // Not analysed, but it may still open the next event's pre-capture.
         stages.recorder.on_frame(frame, &FrameVerdict::default())?;

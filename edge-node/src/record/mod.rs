@@ -1,7 +1,9 @@
 //! Recording: what is kept of an event. A JPEG snapshot of the trigger frame, written the moment
-//! the event starts (so the alert need not wait for the clip), and an MP4 clip (H.264, yuv420p,
-//! `+faststart`) of the pre-capture frames, every frame the detector marks `save`, split into
-//! parts at `max_clip_s`.
+//! the event starts (so the alert need not wait for the clip), and an MP4 clip (`+faststart`)
+//! split into parts at `max_clip_s`. From an H.264/H.265 camera the clip is its own packets
+//! ([`copy`]: from the keyframe at or before the pre-capture to the event's end); from a raw
+//! camera, the pre-capture frames and every frame the detector marks `save`, encoded to H.264
+//! yuv420p ([`encoder`]).
 //!
 //! Finished files land in the spool folder ([`spool`]) together with a JSON sidecar, for the
 //! delivery stage to pick up. Files appear there atomically (written elsewhere, then renamed),
@@ -9,6 +11,7 @@
 //!
 //! Not here: deciding what is motion (`detect`) or sending anything anywhere.
 
+mod copy;
 mod encoder;
 mod snapshot;
 pub mod spool;
@@ -20,9 +23,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tracing::{error, info, warn};
 
-use crate::capture::{Frame, StreamInfo};
+use crate::capture::{Frame, Packet, StreamCopy, StreamInfo};
 use crate::detect::FrameVerdict;
 
+use self::copy::{ClipMuxer, PacketRing};
 use self::encoder::{ClipEncoder, EncoderChoice};
 use self::spool::{EventStamp, Spool, SpoolItem};
 
@@ -50,6 +54,12 @@ pub struct RecordConfig {
     pub bitrate_kbps: u32,
     /// JPEG quality of snapshots (1-100). Default 85.
     pub snapshot_quality: u8,
+    /// Store an H.264 or H.265 camera's own packets in the clip instead of encoding the frames
+    /// again (Motion's `movie_passthrough`): no encoder at all, the camera's quality, a tenth
+    /// of the CPU. The clip then starts at the keyframe at or before the pre-capture, and a
+    /// long event is split at the first keyframe after `max_clip_s`. Raw cameras, and inputs
+    /// the ffmpeg program decodes (resized, re-timed), are always encoded. Default true.
+    pub passthrough: bool,
 }
 
 impl Default for RecordConfig {
@@ -63,6 +73,7 @@ impl Default for RecordConfig {
             preset: "veryfast".into(),
             bitrate_kbps: 2000,
             snapshot_quality: 85,
+            passthrough: true,
         }
     }
 }
@@ -118,85 +129,137 @@ struct Kept {
     chroma: Vec<u8>,
 }
 
+/// How clips are made from this camera.
+enum Store {
+    /// Frames encoded again, with the last `ring_len` frames kept for pre-capture.
+    Encode {
+        encoder: EncoderChoice,
+        ring: VecDeque<Kept>,
+        ring_len: usize,
+    },
+    /// The camera's packets as they are, with whole groups of pictures kept for pre-capture.
+    Copy { copy: StreamCopy, ring: PacketRing },
+}
+
+enum Clip {
+    Encoded(ClipEncoder),
+    Copied(ClipMuxer),
+}
+
 struct Open {
     event: EventStamp,
     part: u32,
-    clip: Option<ClipEncoder>,
+    clip: Option<Clip>,
     clip_started: Duration,
+    /// Stream copy with nothing to start from yet: the clip begins at the next keyframe.
+    awaiting_key: bool,
 }
 
 /// Turns frames and verdicts into snapshots and clips in the spool.
 pub struct Recorder {
     config: RecordConfig,
-    encoder: EncoderChoice,
     ffmpeg: PathBuf,
     spool: Spool,
     info: StreamInfo,
-    /// The last `ring_len` frames before the current one, for pre-capture.
-    ring: VecDeque<Kept>,
-    ring_len: usize,
+    store: Store,
     open: Option<Open>,
 }
 
 impl Recorder {
     /// `ring_len`: frames to keep for pre-capture (`pre_capture + minimum_motion_frames - 1`).
+    /// `copy`: the camera's stream, when its packets can be stored as they are.
     pub fn new(
         config: &RecordConfig,
         ffmpeg: PathBuf,
         info: StreamInfo,
         ring_len: usize,
+        copy: Option<StreamCopy>,
     ) -> Result<Recorder, RecordError> {
         config.validate()?;
         let spool = Spool::open(&config.spool_dir, config.spool_max_mib * 1024 * 1024)?;
-        let encoder = EncoderChoice::parse(&config.encoder)
-            .map_err(|reason| RecordError::Setting {
-                setting: "encoder",
-                reason,
-            })?
-            .resolve(&ffmpeg);
-        info!(encoder = encoder.name(), spool = %config.spool_dir.display(), "recorder ready");
+        let store = match copy {
+            Some(copy) if config.passthrough => {
+                let keep = Duration::from_secs_f64(ring_len as f64 / info.fps.max(0.1));
+                info!(codec = ?copy.codec, spool = %config.spool_dir.display(), "recorder ready: clips are the camera's own packets (passthrough)");
+                Store::Copy {
+                    ring: PacketRing::new(copy.time_base, keep),
+                    copy,
+                }
+            }
+            _ => {
+                let encoder = EncoderChoice::parse(&config.encoder)
+                    .map_err(|reason| RecordError::Setting {
+                        setting: "encoder",
+                        reason,
+                    })?
+                    .resolve(&ffmpeg);
+                info!(encoder = encoder.name(), spool = %config.spool_dir.display(), "recorder ready");
+                Store::Encode {
+                    encoder,
+                    ring: VecDeque::with_capacity(ring_len + 1),
+                    ring_len,
+                }
+            }
+        };
         Ok(Recorder {
             config: config.clone(),
-            encoder,
             ffmpeg,
             spool,
             info,
-            ring: VecDeque::with_capacity(ring_len + 1),
-            ring_len,
+            store,
             open: None,
         })
     }
 
-    /// Feeds one analysed frame (with chroma) and the detector's verdict on it. Returns the
-    /// files that were finished in the spool.
+    /// Feeds one frame (with chroma, and the packets it came from) and the detector's verdict
+    /// on it. Returns the files that were finished in the spool.
     pub fn on_frame(
         &mut self,
-        frame: &Frame,
+        frame: &mut Frame,
         verdict: &FrameVerdict,
     ) -> Result<Vec<SpoolItem>, RecordError> {
         let mut done = Vec::new();
         if verdict.event_end.is_some() {
             done.extend(self.close()?);
         }
+        // Stream copy: every packet goes through the ring, which so always holds what the next
+        // pre-capture needs, even during an event: a camera with long groups of pictures may
+        // send no keyframe between this event's end and the next one's start.
+        let fresh = match &mut self.store {
+            Store::Copy { ring, .. } => {
+                let fresh = frame.packets.len();
+                for packet in std::mem::take(&mut frame.packets) {
+                    ring.push(packet);
+                }
+                ring.trim(frame.pts);
+                fresh
+            }
+            Store::Encode { .. } => 0,
+        };
         if let Some(start) = verdict.event_start {
             let event = EventStamp::new(uuid::Uuid::now_v7().to_string(), start.at);
-            let pre = usize::try_from(start.pre_frames)
-                .unwrap_or(usize::MAX)
-                .min(self.ring.len());
             done.extend(self.snapshot(&event, frame));
             self.open = Some(Open {
                 event,
                 part: 1,
                 clip: None,
                 clip_started: start.at,
+                awaiting_key: false,
             });
-            self.start_clip(pre, start.at);
+            // Copying, this takes the whole ring, this frame's packets included.
+            self.start_clip(Some(start.pre_frames), start.at);
         }
-        if verdict.save {
-            done.extend(self.write(frame)?);
-        }
-        if self.open.is_none() || !verdict.save {
-            self.keep(frame);
+        if matches!(self.store, Store::Copy { .. }) {
+            if verdict.event_start.is_none() {
+                done.extend(self.copy_latest(fresh, frame.at)?);
+            }
+        } else {
+            if verdict.save {
+                done.extend(self.write(frame)?);
+            }
+            if self.open.is_none() || !verdict.save {
+                self.keep(frame);
+            }
         }
         Ok(done)
     }
@@ -223,28 +286,103 @@ impl Recorder {
         }
     }
 
-    /// Starts the encoder for the open event and writes the last `pre` ring frames into it.
-    fn start_clip(&mut self, pre: usize, at: Duration) {
+    /// Starts the open event's clip (part) with its pre-capture: the last `pre` ring frames
+    /// when encoding (`None`: none), the whole packet ring when copying.
+    fn start_clip(&mut self, pre: Option<u32>, at: Duration) {
         let Some(open) = &mut self.open else { return };
         if let Err(err) = self.spool.check_room() {
             error!(%err, event_id = open.event.event_id, "spool is full: this event is NOT recorded");
             return;
         }
         let path = self.spool.partial_path(&open.event.event_id, open.part);
-        match ClipEncoder::start(&self.ffmpeg, &self.encoder, &self.config, &self.info, &path) {
-            Ok(mut clip) => {
-                let skip = self.ring.len() - pre;
-                for kept in self.ring.iter().skip(skip) {
-                    if let Err(err) = clip.write(&kept.luma, &kept.chroma) {
-                        warn!(%err, "pre-capture frame not recorded");
+        open.clip_started = at;
+        match &mut self.store {
+            Store::Encode { encoder, ring, .. } => {
+                match ClipEncoder::start(&self.ffmpeg, encoder, &self.config, &self.info, &path) {
+                    Ok(mut clip) => {
+                        let pre = pre
+                            .map_or(0, |p| usize::try_from(p).unwrap_or(usize::MAX))
+                            .min(ring.len());
+                        for kept in ring.iter().skip(ring.len() - pre) {
+                            if let Err(err) = clip.write(&kept.luma, &kept.chroma) {
+                                warn!(%err, "pre-capture frame not recorded");
+                            }
+                        }
+                        open.clip = Some(Clip::Encoded(clip));
                     }
+                    Err(err) => error!(%err, event_id = open.event.event_id, "clip not recorded"),
                 }
-                open.clip = Some(clip);
-                open.clip_started = at;
+                ring.clear();
             }
-            Err(err) => error!(%err, event_id = open.event.event_id, "clip not recorded"),
+            Store::Copy { copy, ring } => {
+                let packets = ring.all();
+                if packets.is_empty() {
+                    open.awaiting_key = true;
+                    return;
+                }
+                match Self::start_copy(copy, &path, packets) {
+                    Ok(muxer) => open.clip = Some(Clip::Copied(muxer)),
+                    Err(err) => error!(%err, event_id = open.event.event_id, "clip not recorded"),
+                }
+            }
         }
-        self.ring.clear();
+    }
+
+    fn start_copy(
+        copy: &StreamCopy,
+        path: &std::path::Path,
+        packets: Vec<Packet>,
+    ) -> Result<ClipMuxer, RecordError> {
+        let mut muxer = ClipMuxer::start(copy, path)?;
+        for packet in packets {
+            muxer.write(packet)?;
+        }
+        Ok(muxer)
+    }
+
+    /// Stream copy during an event: the newest `fresh` packets of the ring go into the clip. A
+    /// part longer than `max_clip_s` ends before a keyframe, where the next part starts; a clip
+    /// that had nothing to start from starts at the first keyframe.
+    fn copy_latest(&mut self, fresh: usize, at: Duration) -> Result<Vec<SpoolItem>, RecordError> {
+        let mut done = Vec::new();
+        let packets = match (&self.store, &self.open) {
+            (Store::Copy { ring, .. }, Some(_)) => ring.latest(fresh),
+            _ => return Ok(done),
+        };
+        let max = Duration::from_secs(self.config.max_clip_s);
+        for packet in packets {
+            let key = packet.is_key();
+            let Some(open) = &mut self.open else {
+                return Ok(done);
+            };
+            if key && open.clip.is_some() && at.saturating_sub(open.clip_started) >= max {
+                done.extend(self.finish_part()?);
+                if let Some(open) = &mut self.open {
+                    open.part += 1;
+                    open.awaiting_key = true;
+                }
+            }
+            let Some(open) = &mut self.open else {
+                return Ok(done);
+            };
+            if open.awaiting_key {
+                if !key {
+                    continue;
+                }
+                open.awaiting_key = false;
+                self.start_clip(None, at);
+            }
+            let Some(open) = &mut self.open else {
+                return Ok(done);
+            };
+            if let Some(Clip::Copied(muxer)) = &mut open.clip {
+                if let Err(err) = muxer.write(packet) {
+                    error!(%err, "clip broke off");
+                    open.clip = None;
+                }
+            }
+        }
+        Ok(done)
     }
 
     fn write(&mut self, frame: &Frame) -> Result<Vec<SpoolItem>, RecordError> {
@@ -258,12 +396,12 @@ impl Recorder {
             if let Some(open) = &mut self.open {
                 open.part += 1;
             }
-            self.start_clip(0, frame.at);
+            self.start_clip(None, frame.at);
         }
-        if let Some(clip) = self.open.as_mut().and_then(|o| o.clip.as_mut()) {
-            if let Err(err) = clip.write(&frame.luma, &frame.chroma) {
-                error!(%err, "clip broke off");
-                if let Some(open) = &mut self.open {
+        if let Some(open) = &mut self.open {
+            if let Some(Clip::Encoded(clip)) = &mut open.clip {
+                if let Err(err) = clip.write(&frame.luma, &frame.chroma) {
+                    error!(%err, "clip broke off");
                     open.clip = None;
                 }
             }
@@ -278,9 +416,17 @@ impl Recorder {
         let Some(clip) = open.clip.take() else {
             return Ok(None);
         };
-        let frames = clip.frames();
-        let partial = clip.finish()?;
-        let duration = Duration::from_secs_f64(frames as f64 / self.info.fps);
+        let (partial, duration) = match clip {
+            Clip::Encoded(clip) => {
+                let frames = clip.frames();
+                let partial = clip.finish()?;
+                (
+                    partial,
+                    Duration::from_secs_f64(frames as f64 / self.info.fps),
+                )
+            }
+            Clip::Copied(muxer) => muxer.finish()?,
+        };
         let item = self
             .spool
             .commit_clip(&open.event, open.part, duration, &partial)?;
@@ -294,17 +440,20 @@ impl Recorder {
     }
 
     fn keep(&mut self, frame: &Frame) {
-        if self.ring_len == 0 {
+        let Store::Encode { ring, ring_len, .. } = &mut self.store else {
+            return;
+        };
+        if *ring_len == 0 {
             return;
         }
         // Reuse the oldest frame's buffers once the ring is full.
-        let mut kept = if self.ring.len() >= self.ring_len {
-            self.ring.pop_front().unwrap_or_default()
+        let mut kept = if ring.len() >= *ring_len {
+            ring.pop_front().unwrap_or_default()
         } else {
             Kept::default()
         };
         kept.luma.clone_from(&frame.luma);
         kept.chroma.clone_from(&frame.chroma);
-        self.ring.push_back(kept);
+        ring.push_back(kept);
     }
 }
