@@ -2,11 +2,29 @@
 //! browser-playable MP4 (moov before mdat) with its sidecar in the spool: encoded again
 //! (H.264, yuv420p) with passthrough off, the camera's own packets with it on.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use motion_e2e::{bin, ffmpeg, h264_from_graph};
+use motion_e2e::{bin, h264_from_graph, video_from_graph};
 use serde_json::Value;
+
+/// Writes a config for `input` with event_gap 1, the extra `[detect]` and `[record]` lines, and
+/// a spool in `dir`; returns the spool and the config's path.
+fn write_config(dir: &Path, input: &Path, detect: &str, record: &str) -> (PathBuf, PathBuf) {
+    let spool = dir.join("spool");
+    let config = dir.join("edge-node.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[capture]\ninput = {input:?}\n[detect]\nevent_gap = 1\n{detect}\n\
+             [record]\nspool_dir = {spool:?}\n{record}\n",
+            input = input.display().to_string(),
+            spool = spool.display().to_string(),
+        ),
+    )
+    .expect("write config");
+    (spool, config)
+}
 
 /// Runs `edge-node run` on `config` to the end of its input; returns the spooled lines.
 fn run_to_end(config: &Path) -> (Vec<Value>, String) {
@@ -97,35 +115,12 @@ const MOVING_BOX: &str =
 fn passthrough_stores_the_cameras_own_packets(codec: &str, encoder: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
     let input = dir.path().join(format!("camera-{codec}.mp4"));
-    ffmpeg(
-        &[
-            "-filter_complex",
-            MOVING_BOX,
-            "-map",
-            "[out]",
-            "-c:v",
-            encoder,
-            "-preset",
-            "veryfast",
-            "-g",
-            "15",
-            "-keyint_min",
-            "15",
-        ],
-        &input,
-    );
-    let spool = dir.path().join("spool");
-    let config = dir.path().join("edge-node.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[capture]\ninput = {input:?}\n[detect]\nevent_gap = 1\npre_capture = 3\n\
-             [record]\nspool_dir = {spool:?}\n",
-            input = input.display().to_string(),
-            spool = spool.display().to_string(),
-        ),
-    )
-    .expect("write config");
+    let mut args = vec!["-g", "15", "-keyint_min", "15"];
+    if encoder == "libx265" {
+        args.extend(["-x265-params", "log-level=error"]);
+    }
+    video_from_graph(MOVING_BOX, encoder, &args, &input);
+    let (spool, config) = write_config(dir.path(), &input, "pre_capture = 3", "");
     let (items, stderr) = run_to_end(&config);
     let kinds: Vec<&str> = items.iter().filter_map(|i| i["kind"].as_str()).collect();
     assert_eq!(kinds, ["snapshot", "clip"], "{items:?}\n{stderr}");
@@ -200,18 +195,7 @@ fn run_encodes_a_snapshot_and_a_faststart_clip_into_the_spool_without_passthroug
          noise=alls=8:allf=t,format=yuv420p[out]",
         &clip,
     );
-    let spool = dir.path().join("spool");
-    let config = dir.path().join("edge-node.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[capture]\ninput = {input:?}\n[detect]\nevent_gap = 1\npre_capture = 3\n\
-             [record]\nspool_dir = {spool:?}\npassthrough = false\n",
-            input = clip.display().to_string(),
-            spool = spool.display().to_string(),
-        ),
-    )
-    .expect("write config");
+    let (spool, config) = write_config(dir.path(), &clip, "pre_capture = 3", "passthrough = false");
 
     let (items, stderr) = run_to_end(&config);
     let kinds: Vec<&str> = items.iter().filter_map(|i| i["kind"].as_str()).collect();
@@ -262,36 +246,15 @@ fn passthrough_gives_every_event_a_clip_when_the_camera_sends_one_keyframe() {
     let input = dir.path().join("camera.mp4");
     // Two motions (2-3.5 s and 7-8.5 s) in one group of pictures: after the first clip, the
     // second one's pre-capture still has to reach back to the only keyframe.
-    ffmpeg(
-        &[
-            "-filter_complex",
-            "smptebars=s=320x240:r=15:d=11[bg];color=c=0xe0e0e0:s=48x48:r=15:d=11[box];\
-             [bg][box]overlay=x='20+100*mod(t-2,5)':y=100:enable='gte(t,2)*lt(mod(t-2,5),1.5)',\
-             noise=alls=8:allf=t,format=yuv420p[out]",
-            "-map",
-            "[out]",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-g",
-            "300",
-            "-sc_threshold",
-            "0",
-        ],
+    video_from_graph(
+        "smptebars=s=320x240:r=15:d=11[bg];color=c=0xe0e0e0:s=48x48:r=15:d=11[box];\
+         [bg][box]overlay=x='20+100*mod(t-2,5)':y=100:enable='gte(t,2)*lt(mod(t-2,5),1.5)',\
+         noise=alls=8:allf=t,format=yuv420p[out]",
+        "libx264",
+        &["-g", "300", "-sc_threshold", "0"],
         &input,
     );
-    let spool = dir.path().join("spool");
-    let config = dir.path().join("edge-node.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[capture]\ninput = {input:?}\n[detect]\nevent_gap = 1\n[record]\nspool_dir = {spool:?}\n",
-            input = input.display().to_string(),
-            spool = spool.display().to_string(),
-        ),
-    )
-    .expect("write config");
+    let (spool, config) = write_config(dir.path(), &input, "", "");
     let (items, stderr) = run_to_end(&config);
     let clips: Vec<&Value> = items.iter().filter(|i| i["kind"] == "clip").collect();
     assert_eq!(clips.len(), 2, "{items:?}\n{stderr}");

@@ -183,19 +183,24 @@ pub fn cached_events(db: &Path) -> Vec<motion_event::MotionEvent> {
 
 /// Encodes the filter graph `graph` (whose output pad is `[out]`) to H.264 in `output`.
 pub fn h264_from_graph(graph: &str, output: &Path) {
-    ffmpeg(
-        &[
-            "-filter_complex",
-            graph,
-            "-map",
-            "[out]",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-        ],
-        output,
-    );
+    video_from_graph(graph, "libx264", &[], output);
+}
+
+/// Encodes the filter graph `graph` (output pad `[out]`) with `encoder` at preset `veryfast`
+/// and the encoder options `extra` (`-g 15`, …) in `output`.
+pub fn video_from_graph(graph: &str, encoder: &str, extra: &[&str], output: &Path) {
+    let mut args = vec![
+        "-filter_complex",
+        graph,
+        "-map",
+        "[out]",
+        "-c:v",
+        encoder,
+        "-preset",
+        "veryfast",
+    ];
+    args.extend_from_slice(extra);
+    ffmpeg(&args, output);
 }
 
 /// Runs `ffmpeg -hide_banner -loglevel error -y ARGS OUTPUT` and panics unless it succeeds.

@@ -270,7 +270,6 @@ fn build(
     let ring = config.detect.pre_capture + config.detect.minimum_motion_frames.saturating_sub(1);
     let recorder = Recorder::new(
         &config.record,
-        config.capture.ffmpeg.clone(),
         info,
         usize::try_from(ring).unwrap_or(usize::MAX),
         copy,

@@ -15,6 +15,7 @@ use ffmpeg_next as av;
 
 use crate::capture::{Packet, StreamCopy};
 
+use super::mp4::Mp4;
 use super::RecordError;
 
 /// A packet's time in its stream's time base: presentation, else decoding time.
@@ -96,12 +97,10 @@ impl PacketRing {
     }
 }
 
-/// An MP4 (`+faststart`) being written from a camera's packets.
+/// An MP4 being written from a camera's packets.
 pub(super) struct ClipMuxer {
-    output: av::format::context::Output,
-    path: PathBuf,
-    in_base: av::Rational,
-    out_base: av::Rational,
+    mp4: Mp4,
+    time_base: av::Rational,
     fps: f64,
     /// The first packet's decoding time: the clip's timestamps start at 0.
     offset: Option<i64>,
@@ -113,32 +112,9 @@ pub(super) struct ClipMuxer {
 
 impl ClipMuxer {
     pub(super) fn start(copy: &StreamCopy, path: &Path) -> Result<ClipMuxer, RecordError> {
-        let failed = |what: &str, e: av::Error| {
-            RecordError::Encoder(format!("stream copy to {}: {what}: {e}", path.display()))
-        };
-        let mut output = av::format::output_as(path, "mp4").map_err(|e| failed("open", e))?;
-        {
-            let mut stream = output
-                .add_stream(av::encoder::find(av::codec::Id::None))
-                .map_err(|e| failed("add the video stream", e))?;
-            stream.set_parameters(copy.parameters.clone());
-            stream.set_time_base(copy.time_base);
-        }
-        let mut options = av::Dictionary::new();
-        // The index first, so that a browser plays the clip while it downloads.
-        options.set("movflags", "+faststart");
-        output
-            .write_header_with(options)
-            .map_err(|e| failed("write the header", e))?;
-        let out_base = output
-            .stream(0)
-            .map(|s| s.time_base())
-            .ok_or_else(|| RecordError::Encoder("the MP4 has no video stream".into()))?;
         Ok(ClipMuxer {
-            output,
-            path: path.to_owned(),
-            in_base: copy.time_base,
-            out_base,
+            mp4: Mp4::create(path, copy.parameters.clone(), copy.time_base)?,
+            time_base: copy.time_base,
             fps: copy.fps,
             offset: None,
             last_dts: None,
@@ -166,32 +142,23 @@ impl ClipMuxer {
         self.last_pts = Some(self.last_pts.map_or(pts, |l| l.max(pts)));
         packet.set_dts(Some(dts));
         packet.set_pts(Some(pts));
-        packet.rescale_ts(self.in_base, self.out_base);
-        packet.set_stream(0);
-        packet.set_position(-1);
-        packet
-            .write_interleaved(&mut self.output)
-            .map_err(|e| RecordError::Encoder(format!("stream copy: {e}")))?;
+        self.mp4.write(packet, self.time_base)?;
         self.packets += 1;
         Ok(())
     }
 
     /// Writes the index; returns the file and how long the clip plays.
-    pub(super) fn finish(mut self) -> Result<(PathBuf, Duration), RecordError> {
+    pub(super) fn finish(self) -> Result<(PathBuf, Duration), RecordError> {
         if self.packets == 0 {
             return Err(RecordError::Encoder("stream copy: no packets".into()));
         }
-        self.output
-            .write_trailer()
-            .map_err(|e| RecordError::Encoder(format!("stream copy: finishing the MP4: {e}")))?;
         let span = match (self.first_pts, self.last_pts) {
-            (Some(first), Some(last)) => seconds(last - first, self.in_base),
+            (Some(first), Some(last)) => seconds(last - first, self.time_base),
             _ => 0.0,
         };
         // The last frame shows for one frame interval.
         let duration = span.max(0.0) + 1.0 / self.fps.max(0.1);
-        let path = self.path.clone();
-        drop(self);
+        let path = self.mp4.finish()?;
         Ok((path, Duration::from_secs_f64(duration)))
     }
 }
