@@ -238,12 +238,15 @@ mod tests {
             fps: 15.0,
             chroma: crate::capture::Chroma::C420,
         };
-        let mut clip = ClipEncoder::start(
-            &EncoderChoice::Libx264,
-            &RecordConfig::default(),
-            &info,
-            &path,
-        )?;
+        let start = || {
+            ClipEncoder::start(
+                &EncoderChoice::Libx264,
+                &RecordConfig::default(),
+                &info,
+                &path,
+            )
+        };
+        let mut clip = start()?;
         for i in 0..20u8 {
             let luma: Vec<u8> = (0..64 * 48u32)
                 .map(|p| ((p % 64) * 3 + u32::from(i) * 5) as u8)
@@ -260,12 +263,7 @@ mod tests {
             "moov first"
         );
         // A frame of the wrong size is refused with what it was.
-        let mut clip = ClipEncoder::start(
-            &EncoderChoice::Libx264,
-            &RecordConfig::default(),
-            &info,
-            &path,
-        )?;
+        let mut clip = start()?;
         let err = clip.write(&[0; 10], &[0; 10]).err().map(|e| e.to_string());
         assert!(
             err.as_deref().is_some_and(|e| e.contains("64x48")),
