@@ -54,6 +54,12 @@ fn wait_for_push_query(double: &Double, at_least: u64) {
     );
 }
 
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
 fn ids(events: &[MotionEvent]) -> BTreeSet<String> {
     events.iter().map(|e| e.event_id.clone()).collect()
 }
@@ -84,6 +90,22 @@ async fn every_event_arrives_exactly_once_across_dropped_connections_and_split_r
     for e in &events {
         produce(std::slice::from_ref(e)).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // By the end of the suite the topic holds many thousands of rows, and each catch-up reads
+    // them all while the other tests load both cores: allow more than the usual wait, and say
+    // what the app and the double were doing if even that is not enough.
+    let deadline = std::time::Instant::now() + 2 * WAIT;
+    while cached(&db, &device).len() < events.len() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {:?} waiting for {} events of {device}: {} cached\ndouble: {}\nsync log (end):\n{}",
+            2 * WAIT,
+            events.len(),
+            cached(&db, &device).len(),
+            double.stats(),
+            tail(&sync.log(), 60)
+        );
+        std::thread::sleep(Duration::from_millis(500));
     }
     let got = wait_for_exactly(&db, &device, &ids(&events));
     for e in &events {
