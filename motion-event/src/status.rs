@@ -23,6 +23,13 @@ pub struct DeviceStatus {
     /// Why the camera is not delivering frames, when it is not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub camera_error: Option<String>,
+    /// The camera's recording stream (its main stream, `record_input`), when it has one: while
+    /// it is lost, events still come from the detect stream (`camera`) and so do their clips.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_camera: Option<CameraState>,
+    /// Why the recording stream is not delivering, when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_camera_error: Option<String>,
     /// Delivery steps (uploads and publishes) still waiting.
     pub outbox_pending: u32,
     /// Age in seconds of the oldest waiting step; absent when nothing waits.
@@ -119,6 +126,8 @@ mod tests {
             online: true,
             camera: CameraState::Ok,
             camera_error: None,
+            record_camera: Some(CameraState::Lost),
+            record_camera_error: Some("rtsp://***@cam/main: Connection refused".into()),
             outbox_pending: 2,
             outbox_oldest_s: Some(1.5),
             undelivered_bytes: 1000,
@@ -134,6 +143,17 @@ mod tests {
     fn a_heartbeat_round_trips() -> Result<(), EventError> {
         let s = status();
         assert_eq!(DeviceStatus::from_json(&s.to_json())?, s);
+        Ok(())
+    }
+
+    #[test]
+    fn a_heartbeat_from_a_node_without_a_recording_stream_still_parses() -> Result<(), EventError> {
+        let mut s = status();
+        s.record_camera = None;
+        s.record_camera_error = None;
+        let json = String::from_utf8(s.to_json()).expect("utf8");
+        assert!(!json.contains("record_camera"), "{json}");
+        assert_eq!(DeviceStatus::from_json(json.as_bytes())?, s);
         Ok(())
     }
 

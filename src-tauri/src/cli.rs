@@ -652,6 +652,8 @@ async fn devices(cache: &Cache) -> Result<()> {
             "online": d.online,
             "camera": d.camera,
             "camera_error": d.camera_error,
+            "record_camera": d.record_camera,
+            "record_camera_error": d.record_camera_error,
             "outbox_pending": d.outbox_pending,
             "undelivered_bytes": d.undelivered_bytes,
             "disk_free_bytes": d.disk_free_bytes,

@@ -166,6 +166,8 @@ async fn heartbeats_fill_the_devices_table() {
         online: true,
         camera,
         camera_error: (camera == CameraState::Lost).then(|| "the stream ended".to_owned()),
+        record_camera: None,
+        record_camera_error: None,
         outbox_pending: 7,
         outbox_oldest_s: Some(12.0),
         undelivered_bytes: 1234,

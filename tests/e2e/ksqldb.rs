@@ -546,6 +546,8 @@ async fn heartbeats_come_through_the_device_status_stream() {
             online: true,
             camera: motion_event::CameraState::Lost,
             camera_error: Some("no signal".into()),
+            record_camera: None,
+            record_camera_error: None,
             outbox_pending: 4,
             outbox_oldest_s: Some(12.5),
             undelivered_bytes: 1000,

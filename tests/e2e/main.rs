@@ -11,6 +11,7 @@ mod hostile;
 mod kafka;
 mod ksql_apply;
 mod ksqldb;
+mod main_stream;
 mod notify;
 mod push_start;
 mod record;

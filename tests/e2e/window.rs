@@ -283,6 +283,8 @@ async fn household(dir: &std::path::Path) -> Household {
                 online: true,
                 camera: motion_event::CameraState::Ok,
                 camera_error: None,
+                record_camera: None,
+                record_camera_error: None,
                 outbox_pending: if i == 1 { 2 } else { 0 },
                 outbox_oldest_s: (i == 1).then_some(4.0),
                 undelivered_bytes: if i == 1 { 1_800_000 } else { 0 },

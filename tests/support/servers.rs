@@ -40,10 +40,11 @@ fn listening(port: u16) -> bool {
 }
 
 /// A camera as IP cameras are: GStreamer's RTSP server (`tests/stack/rtsp-server`) serving an
-/// H.264 MP4's packets in real time, behind basic authentication.
+/// H.264 MP4's packets in real time, or a live scene, behind basic authentication.
 pub struct RtspCamera {
     pub port: u16,
-    file: PathBuf,
+    /// What the server serves: `--file F`, or `--scene WxH ...`.
+    source: Vec<String>,
     user: String,
     password: String,
     log: PathBuf,
@@ -53,12 +54,41 @@ pub struct RtspCamera {
 impl RtspCamera {
     /// `user` and `password` must be URL-safe as they are (they go into [`url`](Self::url)).
     pub fn start(dir: &Path, file: &Path, user: &str, password: &str) -> RtspCamera {
+        let source = vec!["--file".into(), file.display().to_string()];
+        RtspCamera::serve(dir, "rtsp-server.log", source, user, password)
+    }
+
+    /// One stream of a camera showing the server's live scene (see `tests/stack/rtsp-server`):
+    /// frame k is due at `epoch` + k / 15 s and shows k as a barcode in its top twelfth, so two
+    /// of these with the same `epoch` are one camera's main and sub stream. `gop`: frames from
+    /// one keyframe to the next.
+    pub fn scene(
+        dir: &Path,
+        size: &str,
+        gop: u32,
+        epoch: f64,
+        user: &str,
+        password: &str,
+    ) -> RtspCamera {
+        let source = vec![
+            "--scene".into(),
+            size.into(),
+            "--gop".into(),
+            gop.to_string(),
+            "--epoch".into(),
+            format!("{epoch:.3}"),
+        ];
+        let log = format!("rtsp-server-{size}.log");
+        RtspCamera::serve(dir, &log, source, user, password)
+    }
+
+    fn serve(dir: &Path, log: &str, source: Vec<String>, user: &str, password: &str) -> RtspCamera {
         let mut camera = RtspCamera {
             port: free_port(),
-            file: file.to_path_buf(),
+            source,
             user: user.into(),
             password: password.into(),
-            log: dir.join("rtsp-server.log"),
+            log: dir.join(log),
             child: None,
         };
         camera.resume();
@@ -74,12 +104,11 @@ impl RtspCamera {
     }
 
     /// Starts it again after [`stop`](Self::stop), on the same port: a new session plays the
-    /// file from its start.
+    /// file from its start (a scene goes on where the clock is).
     pub fn resume(&mut self) {
         let log = std::fs::File::create(&self.log).expect("rtsp-server log");
         let child = Command::new(repo_root().join("tests/stack/rtsp-server"))
-            .arg("--file")
-            .arg(&self.file)
+            .args(&self.source)
             .args(["--port", &self.port.to_string()])
             .args(["--user", &self.user, "--password", &self.password])
             .stdout(Stdio::null())

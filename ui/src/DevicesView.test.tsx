@@ -17,6 +17,8 @@ const heartbeat = {
   online: false,
   camera: "lost" as const,
   camera_error: "/dev/video0 vanished",
+  record_camera: null,
+  record_camera_error: null,
   outbox_pending: 3,
   undelivered_bytes: 2 * 1024 * 1024,
   disk_free_bytes: 1024 ** 3,
@@ -39,6 +41,27 @@ describe("Devices", () => {
     expect(cards[1]?.textContent).toContain("no heartbeats");
     expect(cards[1]?.textContent).toContain("muted");
     expect(fake.listDevices).toHaveBeenCalledWith(new Date(new Date().setHours(0, 0, 0, 0)).getTime());
+  });
+
+  it("says when a camera's main stream is lost while its detect stream goes on", async () => {
+    const split = {
+      ...heartbeat,
+      online: true,
+      camera: "ok" as const,
+      camera_error: null,
+      record_camera: "lost" as const,
+      record_camera_error: "rtsp://***@10.0.0.7/main: Connection refused",
+      spool_full: false,
+      last_error: null,
+    };
+    fake.listDevices.mockResolvedValue([device("garage", { status: split }), device("porch", { status: { ...split, record_camera: null, record_camera_error: null } })]);
+    render(<DevicesView />);
+    const cards = await screen.findAllByTestId("device");
+    const garage = cards[0]?.textContent ?? "";
+    for (const text of ["camera ok", "main stream lost", "clips come from the detect stream", "rtsp://***@10.0.0.7/main: Connection refused"]) {
+      expect(garage).toContain(text);
+    }
+    expect(cards[1]?.textContent).not.toContain("main stream");
   });
 
   it("mutes and unmutes a camera through the command", async () => {

@@ -161,6 +161,11 @@ function DeviceCard({
   const problems: string[] = [];
   if (s) {
     if (s.camera === "lost") problems.push(`camera lost${s.camera_error ? `: ${s.camera_error}` : ""}`);
+    if (s.record_camera === "lost") {
+      problems.push(
+        `main stream lost, clips come from the detect stream${s.record_camera_error ? `: ${s.record_camera_error}` : ""}`,
+      );
+    }
     if (s.spool_full) problems.push("spool full: new events are not recorded");
     if (s.last_error) problems.push(`last error: ${s.last_error}`);
   }
@@ -174,6 +179,11 @@ function DeviceCard({
           <span className="badge">no heartbeats</span>
         )}
         {s ? <span className={`badge ${s.camera === "ok" ? "badge-ok" : s.camera === "lost" ? "badge-bad" : ""}`}>camera {s.camera}</span> : null}
+        {s?.record_camera ? (
+          <span className={`badge ${s.record_camera === "ok" ? "badge-ok" : s.record_camera === "lost" ? "badge-bad" : ""}`}>
+            main stream {s.record_camera}
+          </span>
+        ) : null}
         {d.silent ? <span className="badge badge-bad">silent</span> : null}
         {d.muted ? <span className="badge">muted</span> : null}
       </div>

@@ -132,6 +132,9 @@ export type Device = {
 	online: boolean,
 	camera: CameraState,
 	camera_error: string | null,
+	/**  The recording stream (the camera's main stream), when the camera has one. */
+	record_camera: CameraState | null,
+	record_camera_error: string | null,
 	outbox_pending: number,
 	undelivered_bytes: number,
 	disk_free_bytes: number,
@@ -155,6 +158,13 @@ export type DeviceStatus = {
 	camera: CameraState,
 	/**  Why the camera is not delivering frames, when it is not. */
 	camera_error?: string | null,
+	/**
+	 *  The camera's recording stream (its main stream, `record_input`), when it has one: while
+	 *  it is lost, events still come from the detect stream (`camera`) and so do their clips.
+	 */
+	record_camera?: CameraState | null,
+	/**  Why the recording stream is not delivering, when it is not. */
+	record_camera_error?: string | null,
 	/**  Delivery steps (uploads and publishes) still waiting. */
 	outbox_pending: number,
 	/**  Age in seconds of the oldest waiting step; absent when nothing waits. */

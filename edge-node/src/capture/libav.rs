@@ -66,44 +66,13 @@ impl LibavSource {
                 "resizing or a frame rate is set".into(),
             ));
         }
-        let location = match input {
-            Input::File(path) => path.display().to_string(),
-            Input::Url(url) => url.clone(),
-            _ => return Err(Unsuitable::Fallback("not a file or stream".into())),
-        };
-        av::init().map_err(failed)?;
-        av::util::log::set_level(av::util::log::Level::Error);
-        let mut options = av::Dictionary::new();
-        if let Input::Url(url) = input {
-            let micros = NETWORK_TIMEOUT.as_micros().to_string();
-            options.set("timeout", &micros);
-            if url.to_ascii_lowercase().starts_with("rtsp") {
-                // TCP: no lost packets (smeared frames look like motion) through home NATs.
-                options.set("rtsp_transport", "tcp");
-            }
-        }
-        let context = av::format::input_with_dictionary(&location, options).map_err(failed)?;
-        let (stream, parameters, rate, time_base) = {
-            let stream = context
-                .streams()
-                .best(av::media::Type::Video)
-                .ok_or_else(|| {
-                    Unsuitable::Failed(CaptureError::Format {
-                        input: name.clone(),
-                        reason: "no video stream".into(),
-                    })
-                })?;
-            let rate = [stream.avg_frame_rate(), stream.rate()]
-                .into_iter()
-                .map(f64::from)
-                .find(|r| r.is_finite() && *r > 0.0);
-            (
-                stream.index(),
-                stream.parameters(),
-                rate,
-                stream.time_base(),
-            )
-        };
+        let Opened {
+            context,
+            stream,
+            parameters,
+            rate,
+            time_base,
+        } = open_stream(input).map_err(Unsuitable::Failed)?;
         let codec_context =
             av::codec::context::Context::from_parameters(parameters.clone()).map_err(failed)?;
         let codec = av::decoder::find(codec_context.id()).ok_or_else(|| {
@@ -239,6 +208,142 @@ impl LibavSource {
             copy_plane(&self.frame, 2, w / 2, h / 2, chroma, false);
         }
         Ok(())
+    }
+}
+
+/// An opened input and its best video stream, nothing decoded yet.
+struct Opened {
+    context: av::format::context::Input,
+    stream: usize,
+    parameters: av::codec::Parameters,
+    rate: Option<f64>,
+    time_base: av::Rational,
+}
+
+fn open_stream(input: &Input) -> Result<Opened, CaptureError> {
+    let name = input.describe();
+    let failed = |e: av::Error| CaptureError::Format {
+        input: name.clone(),
+        reason: e.to_string(),
+    };
+    let location = match input {
+        Input::File(path) => path.display().to_string(),
+        Input::Url(url) => url.clone(),
+        _ => {
+            return Err(CaptureError::Format {
+                input: name,
+                reason: "not a file or stream".into(),
+            })
+        }
+    };
+    av::init().map_err(failed)?;
+    av::util::log::set_level(av::util::log::Level::Error);
+    let mut options = av::Dictionary::new();
+    if let Input::Url(url) = input {
+        let micros = NETWORK_TIMEOUT.as_micros().to_string();
+        options.set("timeout", &micros);
+        if url.to_ascii_lowercase().starts_with("rtsp") {
+            // TCP: no lost packets (smeared frames look like motion) through home NATs.
+            options.set("rtsp_transport", "tcp");
+        }
+    }
+    let context = av::format::input_with_dictionary(&location, options).map_err(failed)?;
+    let stream = context
+        .streams()
+        .best(av::media::Type::Video)
+        .ok_or_else(|| CaptureError::Format {
+            input: name.clone(),
+            reason: "no video stream".into(),
+        })?;
+    let rate = [stream.avg_frame_rate(), stream.rate()]
+        .into_iter()
+        .map(f64::from)
+        .find(|r| r.is_finite() && *r > 0.0);
+    let (index, parameters, time_base) = (stream.index(), stream.parameters(), stream.time_base());
+    Ok(Opened {
+        context,
+        stream: index,
+        parameters,
+        rate,
+        time_base,
+    })
+}
+
+/// A stream read for its packets alone, never decoded: the camera's main stream, recorded as
+/// it is while its sub stream is analysed. H.264 and H.265 only (what an MP4 holds that
+/// browsers play).
+pub(super) struct PacketReader {
+    input: av::format::context::Input,
+    stream: usize,
+    copy: StreamCopy,
+    info: StreamInfo,
+    name: String,
+}
+
+impl PacketReader {
+    pub(super) fn open(input: &Input) -> Result<PacketReader, CaptureError> {
+        let name = input.describe();
+        let opened = open_stream(input)?;
+        let codec = opened.parameters.id();
+        if !matches!(codec, av::codec::Id::H264 | av::codec::Id::HEVC) {
+            return Err(CaptureError::Format {
+                input: name,
+                reason: format!(
+                    "the stream is {codec:?}; only H.264 and H.265 can be recorded as they are"
+                ),
+            });
+        }
+        // The size is read by opening a decoder for a moment: the parameters' own fields are
+        // not reachable without unsafe code, and nothing is decoded.
+        let (width, height) =
+            av::codec::context::Context::from_parameters(opened.parameters.clone())
+                .and_then(|c| c.decoder().video())
+                .map(|d| (d.width(), d.height()))
+                .unwrap_or((0, 0));
+        let fps = opened.rate.unwrap_or(0.0);
+        Ok(PacketReader {
+            input: opened.context,
+            stream: opened.stream,
+            copy: StreamCopy {
+                codec,
+                parameters: opened.parameters,
+                time_base: opened.time_base,
+                fps: if fps > 0.0 { fps } else { 15.0 },
+            },
+            info: StreamInfo {
+                width,
+                height,
+                fps,
+                chroma: Chroma::C420,
+            },
+            name,
+        })
+    }
+
+    pub(super) fn info(&self) -> StreamInfo {
+        self.info
+    }
+
+    pub(super) fn stream_copy(&self) -> StreamCopy {
+        self.copy.clone()
+    }
+
+    /// The next packet of the video stream; `None` at the end of the stream.
+    pub(super) fn read(&mut self) -> Result<Option<Packet>, CaptureError> {
+        loop {
+            let mut packet = av::Packet::empty();
+            match packet.read(&mut self.input) {
+                Ok(()) if packet.stream() == self.stream => return Ok(Some(packet)),
+                Ok(()) => {}
+                Err(av::Error::Eof) => return Ok(None),
+                Err(e) => {
+                    return Err(CaptureError::Format {
+                        input: self.name.clone(),
+                        reason: e.to_string(),
+                    })
+                }
+            }
+        }
     }
 }
 

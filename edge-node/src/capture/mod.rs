@@ -12,6 +12,7 @@
 
 mod ffmpeg;
 mod libav;
+mod record_stream;
 mod supervise;
 mod y4m;
 
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 pub use self::libav::{Packet, StreamCopy};
+pub use self::record_stream::{RecordFeed, RecordStream};
 pub use self::supervise::{supervise, CameraStatus};
 pub use self::y4m::{Chroma, StreamInfo};
 
@@ -47,6 +49,13 @@ pub struct CaptureConfig {
     /// raw `.y4m` file (read without decoding), `test` (a synthetic scene with a moving object)
     /// or `lavfi:GRAPH` (any ffmpeg lavfi source graph). Default `test`.
     pub input: String,
+    /// The camera's main stream, recorded at full resolution while `input` (its sub stream) is
+    /// analysed: Motion's `netcam_high_url`, Frigate's record role. A stream URL; H.264 or
+    /// H.265, whose packets are stored as they are and never decoded, so it costs next to no
+    /// CPU. Events and snapshots come from `input`. While this stream is lost, clips come from
+    /// `input` (and the heartbeat says so); while `input` is lost nothing is detected. Needs a
+    /// live `input` (a stream or a camera device) and `[record] passthrough`. Default unset.
+    pub record_input: Option<String>,
     /// Frame size to analyse and record. Unset: the source's own size (640x480 for V4L2).
     pub width: Option<u32>,
     pub height: Option<u32>,
@@ -65,6 +74,7 @@ impl Default for CaptureConfig {
     fn default() -> Self {
         CaptureConfig {
             input: "test".into(),
+            record_input: None,
             width: None,
             height: None,
             fps: None,
@@ -78,7 +88,27 @@ impl Default for CaptureConfig {
 impl CaptureConfig {
     /// Checks the settings on their own; the error names the setting.
     pub fn validate(&self) -> Result<(), CaptureError> {
-        Input::parse(&self.input)?;
+        let input = Input::parse(&self.input)?;
+        if let Some(record) = &self.record_input {
+            let bad = |reason: String| CaptureError::setting("record_input", reason);
+            match Input::parse(record) {
+                Ok(Input::Url(_)) => {}
+                Ok(_) => {
+                    return Err(bad(format!(
+                        "`{}` is not a stream URL (rtsp://…): it names the camera's main stream",
+                        Input::parse(record).map_or_else(|_| String::new(), |i| i.describe())
+                    )))
+                }
+                Err(CaptureError::Setting { reason, .. }) => return Err(bad(reason)),
+                Err(err) => return Err(bad(err.to_string())),
+            }
+            if !input.is_live() {
+                return Err(bad(format!(
+                    "needs a live `input` (a stream or a camera device) to line up with, not {}",
+                    input.describe()
+                )));
+            }
+        }
         match (self.width, self.height) {
             (None, None) => {}
             (Some(w), Some(h)) if (16..=8192).contains(&w) && (16..=8192).contains(&h) => {
@@ -552,6 +582,30 @@ mod tests {
                     ..CaptureConfig::default()
                 },
                 "input",
+            ),
+            (
+                CaptureConfig {
+                    input: "rtsp://cam/sub".into(),
+                    record_input: Some("/var/main.mp4".into()),
+                    ..CaptureConfig::default()
+                },
+                "`record_input`: `/var/main.mp4` is not a stream URL",
+            ),
+            (
+                CaptureConfig {
+                    input: "rtsp://cam/sub".into(),
+                    record_input: Some("ftp://cam/main".into()),
+                    ..CaptureConfig::default()
+                },
+                "`record_input`: URL scheme `ftp`",
+            ),
+            (
+                CaptureConfig {
+                    input: "clip.mp4".into(),
+                    record_input: Some("rtsp://cam/main".into()),
+                    ..CaptureConfig::default()
+                },
+                "`record_input`: needs a live `input`",
             ),
         ];
         for (config, expected) in bad {

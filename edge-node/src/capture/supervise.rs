@@ -13,7 +13,7 @@ use crate::backoff::Backoff;
 
 use super::{Capture, CaptureConfig, CaptureError, Frame, Input, Pace, StreamCopy, StreamInfo};
 
-const FIRST_RETRY: Duration = Duration::from_secs(1);
+pub(super) const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// Sleep in slices this long so a stop request is noticed quickly.
 const STOP_POLL: Duration = Duration::from_millis(100);
 
@@ -31,13 +31,14 @@ pub enum CameraStatus {
 
 /// Feeds every frame of the configured input to `on_frame` until it breaks, `stop` is set, or
 /// a file or test pattern ends. Live sources are reopened whenever they fail. Media time is
-/// continuous across reopenings (time since this call for live sources).
+/// continuous across reopenings (time since `epoch` for live sources).
 ///
 /// Errors only for what a retry cannot fix: bad settings, or a file that cannot be read.
 pub fn supervise(
     config: &CaptureConfig,
     with_chroma: bool,
     pace: Pace,
+    epoch: Instant,
     stop: &AtomicBool,
     mut on_status: impl FnMut(&CameraStatus),
     mut on_frame: impl FnMut(&mut Frame, &StreamInfo) -> ControlFlow<()>,
@@ -45,7 +46,6 @@ pub fn supervise(
     config.validate()?;
     // Only cameras and streams come back by themselves; a file that cannot be read will not.
     let live = Input::parse(&config.input)?.is_live();
-    let started = Instant::now();
     let mut backoff = Backoff::new(FIRST_RETRY, Duration::from_secs(config.reconnect_max_s));
     let mut frame = Frame::default();
     while !stop.load(Ordering::Relaxed) {
@@ -71,7 +71,7 @@ pub fn supervise(
                     match capture.next_frame(&mut frame) {
                         Ok(true) => {
                             if live {
-                                frame.at = started.elapsed();
+                                frame.at = epoch.elapsed();
                             }
                             delivered = true;
                             if on_frame(&mut frame, &info).is_break() {
@@ -96,12 +96,17 @@ pub fn supervise(
         let retry_in = backoff.next_wait();
         warn!(reason, retry_in_s = retry_in.as_secs_f32(), "camera lost");
         on_status(&CameraStatus::Lost { reason, retry_in });
-        let until = Instant::now() + retry_in;
-        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
-            thread::sleep(STOP_POLL.min(until.saturating_duration_since(Instant::now())));
-        }
+        sleep_unless_stopped(retry_in, stop);
     }
     Ok(())
+}
+
+/// Waits `wait`, or less if `stop` is set meanwhile.
+pub(super) fn sleep_unless_stopped(wait: Duration, stop: &AtomicBool) {
+    let until = Instant::now() + wait;
+    while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+        thread::sleep(STOP_POLL.min(until.saturating_duration_since(Instant::now())));
+    }
 }
 
 #[cfg(test)]
@@ -122,6 +127,7 @@ mod tests {
             &config,
             false,
             Pace::RealTime,
+            Instant::now(),
             &stop,
             |status| {
                 if let CameraStatus::Lost { reason, .. } = status {

@@ -45,6 +45,11 @@ pub fn check_stages(config: &Config) -> Result<Option<Mask>> {
         .record
         .validate()
         .context("invalid [record] settings")?;
+    if config.capture.record_input.is_some() && !config.record.passthrough {
+        anyhow::bail!(
+            "invalid [capture] settings: `record_input` is recorded by storing its packets as they are, which needs [record] passthrough = true"
+        );
+    }
     config
         .delivery
         .validate()
@@ -63,4 +68,32 @@ pub fn load_mask(config: &DetectConfig) -> Result<Option<Mask>> {
     let mask = Mask::from_pgm(&bytes)
         .with_context(|| format!("setting `mask_file`: {}", path.display()))?;
     Ok(Some(mask))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recording_stream_without_passthrough_is_refused_by_name() {
+        let mut config = Config {
+            device: Default::default(),
+            capture: Default::default(),
+            detect: Default::default(),
+            record: Default::default(),
+            delivery: Default::default(),
+            kafka: None,
+            s3: None,
+        };
+        config.capture.input = "rtsp://cam/sub".into();
+        config.capture.record_input = Some("rtsp://cam/main".into());
+        assert!(check_stages(&config).is_ok());
+        config.record.passthrough = false;
+        let err = check_stages(&config).err().map(|e| format!("{e:#}"));
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("record_input") && e.contains("passthrough")),
+            "{err:?}"
+        );
+    }
 }

@@ -3,16 +3,22 @@
 //! delivery runs on its own thread, fed through a channel, so a slow network never holds up
 //! a frame.
 //!
-//! Stdout carries one JSON object per line with a `type`: `camera` (found or lost, with the
-//! wall-clock time), `spooled` (a file was recorded: its sidecar) and `delivered` (Kafka
-//! acknowledged a message). Logs go to stderr.
+//! With `record_input`, a second thread follows the camera's main stream ([`RecordStream`]);
+//! this thread hands its packets to the recorder with the detect stream's frames they arrived
+//! with, so clips are the main stream's while events come from the sub stream.
+//!
+//! Stdout carries one JSON object per line with a `type`: `camera` (a stream found or lost,
+//! with the wall-clock time; `stream` says which), `event` (started or ended, with the index of
+//! the detect stream's frame that decided it), `spooled` (a file was recorded: its sidecar) and
+//! `delivered` (Kafka acknowledged a message). Logs go to stderr.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use motion_event::CameraState;
@@ -20,9 +26,11 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-use crate::capture::{supervise, CameraStatus, Frame, Pace, StreamCopy, StreamInfo};
+use crate::capture::{
+    supervise, CameraStatus, Frame, Pace, Packet, RecordFeed, RecordStream, StreamCopy, StreamInfo,
+};
 use crate::config::Config;
-use crate::deliver::{self, DeliveredReport, Input};
+use crate::deliver::{self, DeliveredReport, Input, StreamRole};
 use crate::detect::{Cadence, Detector, FrameVerdict, GrayFrame, Mask};
 use crate::outbox::{Device, Outbox};
 use crate::publish::Publisher;
@@ -49,6 +57,15 @@ struct Stages {
     recorder: Recorder,
 }
 
+/// The recording stream as this thread sees it.
+#[derive(Default)]
+struct Main {
+    /// Set while the stream delivers: clips are its packets.
+    copy: Option<StreamCopy>,
+    /// Its packets that arrived after the newest detect frame: they go with the next one.
+    pending: VecDeque<(Packet, Duration)>,
+}
+
 pub fn run(args: RunArgs) -> Result<()> {
     let config = super::load_config(Some(&args.config))?;
     let mask = super::check_stages(&config)?;
@@ -65,17 +82,35 @@ pub fn run(args: RunArgs) -> Result<()> {
     };
     let stages: RefCell<Option<Stages>> = RefCell::new(None);
     let fatal: RefCell<Option<anyhow::Error>> = RefCell::new(None);
+    let epoch = Instant::now();
+    let record = match &config.capture.record_input {
+        Some(_) => {
+            out.send(Input::Camera {
+                stream: StreamRole::Record,
+                state: CameraState::Starting,
+                error: None,
+            });
+            Some(
+                RecordStream::start(&config.capture, epoch)
+                    .context("invalid [capture] settings")?,
+            )
+        }
+        None => None,
+    };
+    let main = RefCell::new(Main::default());
 
     let result = supervise(
         &config.capture,
         true,
         Pace::RealTime,
+        epoch,
         &stop,
         |status| match status {
             CameraStatus::Found { info, copy } => {
                 close(&mut stages.borrow_mut(), &out);
-                out.camera_found(info);
-                match build(&config, mask.clone(), *info, copy.clone()) {
+                out.camera_found(StreamRole::Detect, info);
+                let main_copy = main.borrow().copy.clone();
+                match build(&config, mask.clone(), *info, copy.clone(), main_copy) {
                     Ok(s) => *stages.borrow_mut() = Some(s),
                     Err(err) => {
                         *fatal.borrow_mut() = Some(err);
@@ -85,14 +120,18 @@ pub fn run(args: RunArgs) -> Result<()> {
             }
             CameraStatus::Lost { reason, retry_in } => {
                 close(&mut stages.borrow_mut(), &out);
-                out.camera_lost(reason, *retry_in);
+                out.camera_lost(StreamRole::Detect, reason, *retry_in);
             }
         },
         |frame, _| {
             if limit.is_some_and(|limit| frame.at >= limit) {
                 return ControlFlow::Break(());
             }
-            if let Some(stages) = stages.borrow_mut().as_mut() {
+            let mut stages = stages.borrow_mut();
+            if let Some(record) = &record {
+                follow_main(record, &mut main.borrow_mut(), stages.as_mut(), frame, &out);
+            }
+            if let Some(stages) = stages.as_mut() {
                 if let Err(err) = step(stages, frame, &out) {
                     error!("{err:#}");
                 }
@@ -101,6 +140,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         },
     );
     close(&mut stages.borrow_mut(), &out);
+    drop(record);
     drop(out);
     if let Some(delivery) = delivery {
         delivery.finish();
@@ -193,8 +233,9 @@ impl Output {
         }
     }
 
-    fn camera_found(&self, info: &StreamInfo) {
+    fn camera_found(&self, stream: StreamRole, info: &StreamInfo) {
         print_line(&Line::Camera {
+            stream,
             status: CameraState::Ok,
             unix_ms: chrono::Utc::now().timestamp_millis(),
             width: Some(info.width),
@@ -203,13 +244,15 @@ impl Output {
             retry_in_s: None,
         });
         self.send(Input::Camera {
+            stream,
             state: CameraState::Ok,
             error: None,
         });
     }
 
-    fn camera_lost(&self, reason: &str, retry_in: Duration) {
+    fn camera_lost(&self, stream: StreamRole, reason: &str, retry_in: Duration) {
         print_line(&Line::Camera {
+            stream,
             status: CameraState::Lost,
             unix_ms: chrono::Utc::now().timestamp_millis(),
             width: None,
@@ -218,8 +261,18 @@ impl Output {
             retry_in_s: Some(retry_in.as_secs_f64()),
         });
         self.send(Input::Camera {
+            stream,
             state: CameraState::Lost,
             error: Some(reason.to_owned()),
+        });
+    }
+
+    fn event(&self, event_id: &str, state: &'static str, frame: &Frame) {
+        print_line(&Line::Event {
+            event_id,
+            state,
+            at_s: frame.at.as_secs_f64(),
+            frame: frame.index,
         });
     }
 
@@ -235,6 +288,8 @@ impl Output {
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Line<'a> {
     Camera {
+        /// `detect` (`input`) or `record` (`record_input`).
+        stream: StreamRole,
         /// `ok` when found, `lost` when lost.
         status: CameraState,
         unix_ms: i64,
@@ -248,6 +303,15 @@ enum Line<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         retry_in_s: Option<f64>,
     },
+    Event {
+        event_id: &'a str,
+        /// `started` or `ended`.
+        state: &'static str,
+        /// Media time of the deciding frame, in seconds.
+        at_s: f64,
+        /// That frame's index in the detect stream since it was (re)opened.
+        frame: u64,
+    },
     Spooled(&'a SpoolItem),
     Delivered(&'a DeliveredReport),
 }
@@ -259,21 +323,28 @@ fn print_line(line: &Line<'_>) {
     }
 }
 
+/// `copy`: the detect stream's own packets, when they can be stored; `main`: the recording
+/// stream's, when it is up.
 fn build(
     config: &Config,
     mask: Option<Mask>,
     info: StreamInfo,
     copy: Option<StreamCopy>,
+    main: Option<StreamCopy>,
 ) -> Result<Stages> {
     let detector = Detector::new(info.width, info.height, &config.detect, mask)
         .context("invalid [detect] settings for this camera")?;
     let ring = config.detect.pre_capture + config.detect.minimum_motion_frames.saturating_sub(1);
-    let recorder = Recorder::new(
+    let mut recorder = Recorder::new(
         &config.record,
         info,
         usize::try_from(ring).unwrap_or(usize::MAX),
         copy,
     )?;
+    if main.is_some() {
+        // Nothing is open yet, so nothing is finished here.
+        recorder.set_source(main)?;
+    }
     Ok(Stages {
         info,
         detector,
@@ -293,6 +364,9 @@ fn step(stages: &mut Stages, frame: &mut Frame, out: &Output) -> Result<()> {
     stages.cadence.analysed(&verdict);
     if let Some(end) = verdict.event_end {
         info!(last_motion_s = end.last_motion.as_secs_f64(), "event ended");
+        if let Some(id) = stages.recorder.event_id() {
+            out.event(id, "ended", frame);
+        }
     }
     if let Some(start) = verdict.event_start {
         info!(
@@ -304,7 +378,69 @@ fn step(stages: &mut Stages, frame: &mut Frame, out: &Output) -> Result<()> {
     for item in stages.recorder.on_frame(frame, &verdict)? {
         out.spooled(&item);
     }
+    if verdict.event_start.is_some() {
+        if let Some(id) = stages.recorder.event_id() {
+            out.event(id, "started", frame);
+        }
+    }
     Ok(())
+}
+
+/// Takes what the recording stream reported: its state changes, and the packets that arrived
+/// by `frame`'s time, which replace the frame's own for the recorder.
+fn follow_main(
+    record: &RecordStream,
+    main: &mut Main,
+    mut stages: Option<&mut Stages>,
+    frame: &mut Frame,
+    out: &Output,
+) {
+    let switch = |stages: &mut Option<&mut Stages>, copy: Option<StreamCopy>| {
+        if let Some(stages) = stages.as_deref_mut() {
+            match stages.recorder.set_source(copy) {
+                Ok(items) => items.iter().for_each(|item| out.spooled(item)),
+                Err(err) => error!(%err, "the clip could not be finished"),
+            }
+        }
+    };
+    for feed in record.take() {
+        match feed {
+            RecordFeed::Found { info, copy } => {
+                out.camera_found(StreamRole::Record, &info);
+                main.pending.clear();
+                main.copy = Some(copy.clone());
+                switch(&mut stages, Some(copy));
+            }
+            RecordFeed::Packet { packet, at } => {
+                if main.copy.is_some() {
+                    main.pending.push_back((packet, at));
+                }
+            }
+            RecordFeed::Gap => {
+                main.pending.clear();
+                let copy = main.copy.clone();
+                if copy.is_some() {
+                    switch(&mut stages, copy);
+                }
+            }
+            RecordFeed::Lost { reason, retry_in } => {
+                out.camera_lost(StreamRole::Record, &reason, retry_in);
+                main.pending.clear();
+                if main.copy.take().is_some() {
+                    switch(&mut stages, None);
+                }
+            }
+        }
+    }
+    if main.copy.is_some() {
+        frame.packets.clear();
+        frame.pts = None;
+        while main.pending.front().is_some_and(|(_, at)| *at <= frame.at) {
+            if let Some((packet, _)) = main.pending.pop_front() {
+                frame.packets.push(packet);
+            }
+        }
+    }
 }
 
 /// Ends the open recording of the camera that went away (or at shutdown).

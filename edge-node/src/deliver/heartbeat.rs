@@ -51,6 +51,8 @@ fn status(shared: &Shared, online: bool) -> DeviceStatus {
         online,
         camera: health.camera,
         camera_error: health.camera_error,
+        record_camera: health.record_camera,
+        record_camera_error: health.record_camera_error,
         outbox_pending: backlog.pending,
         outbox_oldest_s: backlog
             .oldest_queued_ms

@@ -70,11 +70,22 @@ impl DeliveryConfig {
 pub enum Input {
     /// A finished file in the spool.
     Spooled(SpoolItem),
-    /// The camera was found or lost.
+    /// One of the camera's streams was found or lost.
     Camera {
+        stream: StreamRole,
         state: CameraState,
         error: Option<String>,
     },
+}
+
+/// Which of a camera's streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamRole {
+    /// `input`: analysed (and recorded when there is no recording stream).
+    Detect,
+    /// `record_input`: the main stream, recorded.
+    Record,
 }
 
 /// A message Kafka acknowledged.
@@ -108,6 +119,9 @@ pub struct Parts {
 struct Health {
     camera: CameraState,
     camera_error: Option<String>,
+    /// `None` when the camera has no recording stream.
+    record_camera: Option<CameraState>,
+    record_camera_error: Option<String>,
     last_error: Option<String>,
 }
 
@@ -143,6 +157,8 @@ pub async fn run(parts: Parts, outbox: Outbox, mut inputs: mpsc::UnboundedReceiv
         health: Mutex::new(Health {
             camera: CameraState::Starting,
             camera_error: None,
+            record_camera: None,
+            record_camera_error: None,
             last_error: None,
         }),
         wake_alert: Notify::new(),
@@ -170,10 +186,22 @@ pub async fn run(parts: Parts, outbox: Outbox, mut inputs: mpsc::UnboundedReceiv
                     }
                 }
             }
-            Input::Camera { state, error } => {
+            Input::Camera {
+                stream,
+                state,
+                error,
+            } => {
                 let mut health = shared.health();
-                health.camera = state;
-                health.camera_error = error;
+                match stream {
+                    StreamRole::Detect => {
+                        health.camera = state;
+                        health.camera_error = error;
+                    }
+                    StreamRole::Record => {
+                        health.record_camera = Some(state);
+                        health.record_camera_error = error;
+                    }
+                }
                 drop(health);
                 shared.status_changed.notify_one();
             }

@@ -179,7 +179,8 @@ struct Open {
     part: u32,
     clip: Option<Clip>,
     clip_started: Duration,
-    /// Stream copy with nothing to start from yet: the clip begins at the next keyframe.
+    /// The clip (part) starts anew: at the next keyframe when copying (nothing to start from
+    /// yet, or the source changed), at the next saved frame when encoding.
     awaiting_key: bool,
 }
 
@@ -188,6 +189,9 @@ pub struct Recorder {
     config: RecordConfig,
     spool: Spool,
     info: StreamInfo,
+    ring_len: usize,
+    /// This camera's own stream, when its packets can be stored.
+    own: Option<StreamCopy>,
     store: Store,
     open: Option<Open>,
 }
@@ -203,9 +207,30 @@ impl Recorder {
     ) -> Result<Recorder, RecordError> {
         config.validate()?;
         let spool = Spool::open(&config.spool_dir, config.spool_max_mib * 1024 * 1024)?;
-        let store = match copy {
+        let store = Self::store(config, info, ring_len, copy.clone())?;
+        Ok(Recorder {
+            config: config.clone(),
+            spool,
+            info,
+            ring_len,
+            own: copy,
+            store,
+            open: None,
+        })
+    }
+
+    fn store(
+        config: &RecordConfig,
+        info: StreamInfo,
+        ring_len: usize,
+        copy: Option<StreamCopy>,
+    ) -> Result<Store, RecordError> {
+        Ok(match copy {
             Some(copy) if config.passthrough => {
-                let keep = Duration::from_secs_f64(ring_len as f64 / info.fps.max(0.1));
+                // Half a frame less: a keyframe stamped a hair after the pre-capture's start
+                // (rounding, a camera's jittery stamps) still counts as at it.
+                let frames = (ring_len as f64 - 0.5).max(0.0);
+                let keep = Duration::from_secs_f64(frames / info.fps.max(0.1));
                 info!(codec = ?copy.codec, spool = %config.spool_dir.display(), "recorder ready: clips are the camera's own packets (passthrough)");
                 Store::Copy {
                     ring: PacketRing::new(copy.time_base, keep),
@@ -226,14 +251,25 @@ impl Recorder {
                     ring_len,
                 }
             }
-        };
-        Ok(Recorder {
-            config: config.clone(),
-            spool,
-            info,
-            store,
-            open: None,
         })
+    }
+
+    /// Switches where clips come from: `Some`, another stream's packets (the camera's main
+    /// stream, which then arrive in each frame's `packets`); `None`, back to this camera's own
+    /// packets or frames. An open clip is finished with what it has, and the event goes on in
+    /// a new part from the next keyframe (or saved frame). Returns the finished files.
+    pub fn set_source(&mut self, copy: Option<StreamCopy>) -> Result<Vec<SpoolItem>, RecordError> {
+        let done: Vec<SpoolItem> = self.finish_part()?.into_iter().collect();
+        if let Some(open) = &mut self.open {
+            if !done.is_empty() {
+                open.part += 1;
+            }
+            open.clip = None;
+            open.awaiting_key = true;
+        }
+        let copy = copy.or_else(|| self.own.clone());
+        self.store = Self::store(&self.config, self.info, self.ring_len, copy)?;
+        Ok(done)
     }
 
     /// Feeds one frame (with chroma, and the packets it came from) and the detector's verdict
@@ -287,6 +323,11 @@ impl Recorder {
             }
         }
         Ok(done)
+    }
+
+    /// The open event's id, if an event is open.
+    pub fn event_id(&self) -> Option<&str> {
+        self.open.as_ref().map(|open| open.event.event_id.as_str())
     }
 
     /// Closes the open clip, if any (end of input, shutdown).
@@ -421,6 +462,9 @@ impl Recorder {
             if let Some(open) = &mut self.open {
                 open.part += 1;
             }
+            self.start_clip(None, frame.at);
+        } else if open.awaiting_key {
+            open.awaiting_key = false;
             self.start_clip(None, frame.at);
         }
         if let Some(open) = &mut self.open {

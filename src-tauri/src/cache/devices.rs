@@ -15,6 +15,9 @@ pub struct Device {
     pub online: bool,
     pub camera: CameraState,
     pub camera_error: Option<String>,
+    /// The recording stream (the camera's main stream), when the camera has one.
+    pub record_camera: Option<CameraState>,
+    pub record_camera_error: Option<String>,
     pub outbox_pending: u32,
     pub undelivered_bytes: u64,
     pub disk_free_bytes: u64,
@@ -25,20 +28,17 @@ pub struct Device {
 impl Cache {
     /// Records a heartbeat unless a newer one of the same device is already stored.
     pub async fn record_status(&self, s: &DeviceStatus) -> Result<bool, CacheError> {
-        let camera = match s.camera {
-            CameraState::Starting => "starting",
-            CameraState::Ok => "ok",
-            CameraState::Lost => "lost",
-        };
         let changed = sqlx::query(
             "INSERT INTO devices (device_id, device_name, last_seen_ms, online, camera,
-                 camera_error, outbox_pending, undelivered_bytes, disk_free_bytes, spool_full,
-                 last_error, version)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 camera_error, record_camera, record_camera_error, outbox_pending,
+                 undelivered_bytes, disk_free_bytes, spool_full, last_error, version)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (device_id) DO UPDATE SET
                  device_name = excluded.device_name, last_seen_ms = excluded.last_seen_ms,
                  online = excluded.online, camera = excluded.camera,
-                 camera_error = excluded.camera_error, outbox_pending = excluded.outbox_pending,
+                 camera_error = excluded.camera_error, record_camera = excluded.record_camera,
+                 record_camera_error = excluded.record_camera_error,
+                 outbox_pending = excluded.outbox_pending,
                  undelivered_bytes = excluded.undelivered_bytes,
                  disk_free_bytes = excluded.disk_free_bytes, spool_full = excluded.spool_full,
                  last_error = excluded.last_error, version = excluded.version
@@ -48,8 +48,10 @@ impl Cache {
         .bind(&s.device_name)
         .bind(s.timestamp_ms)
         .bind(s.online)
-        .bind(camera)
+        .bind(state_name(s.camera))
         .bind(&s.camera_error)
+        .bind(s.record_camera.map(state_name))
+        .bind(&s.record_camera_error)
         .bind(i64::from(s.outbox_pending))
         .bind(i64::try_from(s.undelivered_bytes).unwrap_or(i64::MAX))
         .bind(i64::try_from(s.disk_free_bytes).unwrap_or(i64::MAX))
@@ -66,7 +68,8 @@ impl Cache {
     pub async fn devices(&self) -> Result<Vec<Device>, CacheError> {
         let rows = sqlx::query(
             "SELECT device_id, device_name, last_seen_ms, online, camera, camera_error,
-                    outbox_pending, undelivered_bytes, disk_free_bytes, spool_full, last_error
+                    outbox_pending, undelivered_bytes, disk_free_bytes, spool_full, last_error,
+                    record_camera, record_camera_error
              FROM devices ORDER BY device_name, device_id",
         )
         .fetch_all(&self.pool)
@@ -78,12 +81,10 @@ impl Cache {
                 device_name: r.get(1),
                 last_seen_ms: r.get(2),
                 online: r.get(3),
-                camera: match r.get::<String, _>(4).as_str() {
-                    "ok" => CameraState::Ok,
-                    "lost" => CameraState::Lost,
-                    _ => CameraState::Starting,
-                },
+                camera: state(&r.get::<String, _>(4)),
                 camera_error: r.get(5),
+                record_camera: r.get::<Option<String>, _>(11).as_deref().map(state),
+                record_camera_error: r.get(12),
                 outbox_pending: u32::try_from(r.get::<i64, _>(6)).unwrap_or(u32::MAX),
                 undelivered_bytes: u64::try_from(r.get::<i64, _>(7)).unwrap_or(0),
                 disk_free_bytes: u64::try_from(r.get::<i64, _>(8)).unwrap_or(0),
@@ -91,6 +92,22 @@ impl Cache {
                 last_error: r.get(10),
             })
             .collect())
+    }
+}
+
+fn state_name(state: CameraState) -> &'static str {
+    match state {
+        CameraState::Starting => "starting",
+        CameraState::Ok => "ok",
+        CameraState::Lost => "lost",
+    }
+}
+
+fn state(name: &str) -> CameraState {
+    match name {
+        "ok" => CameraState::Ok,
+        "lost" => CameraState::Lost,
+        _ => CameraState::Starting,
     }
 }
 
@@ -107,6 +124,8 @@ mod tests {
             online: true,
             camera,
             camera_error: None,
+            record_camera: None,
+            record_camera_error: None,
             outbox_pending: 3,
             outbox_oldest_s: None,
             undelivered_bytes: 10,
@@ -136,6 +155,36 @@ mod tests {
         assert_eq!(devices[0].camera, CameraState::Lost);
         assert_eq!(devices[0].last_seen_ms, 2_000);
         assert_eq!(devices[0].outbox_pending, 3);
+        assert_eq!(
+            devices[0].record_camera, None,
+            "this camera has no recording stream"
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_lost_recording_stream_is_kept_beside_a_working_camera() -> Result<(), CacheError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cache = Cache::open(&dir.path().join("c.sqlite")).await?;
+        let mut s = status(1_000, CameraState::Ok);
+        s.record_camera = Some(CameraState::Lost);
+        s.record_camera_error = Some("rtsp://***@cam/main: Connection refused".into());
+        cache.record_status(&s).await?;
+        let devices = cache.devices().await?;
+        assert_eq!(devices[0].camera, CameraState::Ok);
+        assert_eq!(devices[0].record_camera, Some(CameraState::Lost));
+        assert_eq!(
+            devices[0].record_camera_error.as_deref(),
+            Some("rtsp://***@cam/main: Connection refused")
+        );
+        // It comes back.
+        s.timestamp_ms = 2_000;
+        s.record_camera = Some(CameraState::Ok);
+        s.record_camera_error = None;
+        cache.record_status(&s).await?;
+        let devices = cache.devices().await?;
+        assert_eq!(devices[0].record_camera, Some(CameraState::Ok));
+        assert_eq!(devices[0].record_camera_error, None);
         Ok(())
     }
 }

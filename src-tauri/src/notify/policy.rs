@@ -833,6 +833,8 @@ mod tests {
             online: true,
             camera: CameraState::Ok,
             camera_error: None,
+            record_camera: None,
+            record_camera_error: None,
             outbox_pending: 0,
             outbox_oldest_s: None,
             undelivered_bytes: 0,
