@@ -41,7 +41,7 @@ const NETWORK_TIMEOUT: Duration = Duration::from_secs(10);
 const FILE_BUFFER: usize = 256 * 1024;
 
 /// The `[capture]` section of the edge node's config.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CaptureConfig {
     /// Where frames come from: a V4L2 device (`/dev/video0`; the Pi camera through libcamera's
@@ -82,6 +82,25 @@ impl Default for CaptureConfig {
             ffmpeg: "ffmpeg".into(),
             reconnect_max_s: 30,
         }
+    }
+}
+
+/// Written without the streams' passwords (`edge-node validate` prints it).
+impl std::fmt::Debug for CaptureConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptureConfig")
+            .field("input", &redact_url(&self.input))
+            .field(
+                "record_input",
+                &self.record_input.as_deref().map(redact_url),
+            )
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("fps", &self.fps)
+            .field("decoder", &self.decoder)
+            .field("ffmpeg", &self.ffmpeg)
+            .field("reconnect_max_s", &self.reconnect_max_s)
+            .finish()
     }
 }
 
@@ -548,6 +567,16 @@ mod tests {
     fn credentials_never_reach_the_logs() -> Result<(), CaptureError> {
         let input = Input::parse("rtsp://admin:hunter2@10.0.0.5:554/live")?;
         assert_eq!(input.describe(), "rtsp://***@10.0.0.5:554/live");
+        let config = CaptureConfig {
+            input: "rtsp://admin:hunter2@10.0.0.5:554/sub".into(),
+            record_input: Some("rtsp://admin:hunter3@10.0.0.5:554/main".into()),
+            ..CaptureConfig::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("hunter") && shown.contains("rtsp://***@10.0.0.5:554/main"),
+            "{shown}"
+        );
         Ok(())
     }
 
