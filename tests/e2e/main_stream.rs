@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use motion_e2e::node::{heartbeats, write_config, EdgeNode, Targets};
 use motion_e2e::servers::RtspCamera;
-use motion_e2e::{unique, wait_for, Stack};
+use motion_e2e::{unique, video_stream, wait_for, Stack};
 use motion_event::CameraState;
 use serde_json::Value;
 
@@ -48,24 +48,10 @@ fn barcodes(path: &Path, width: usize, height: usize) -> Vec<i64> {
         .collect()
 }
 
-fn size(path: &Path) -> (usize, usize) {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=width,height",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut parts = text.trim().split(',').map(|v| v.parse().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+fn size(path: &Path) -> (u64, u64) {
+    let stream = video_stream(path, "width,height");
+    let side = |key: &str| stream[key].as_u64().unwrap_or(0);
+    (side("width"), side("height"))
 }
 
 /// An event that ended, with its first clip part and its snapshot.

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use motion_e2e::{bin, h264_from_graph, video_from_graph};
+use motion_e2e::{bin, h264_from_graph, video_from_graph, video_stream};
 use serde_json::Value;
 
 /// Writes a config for `input` with event_gap 1, the extra `[detect]` and `[record]` lines, and
@@ -96,13 +96,10 @@ fn packets(file: &Path) -> Vec<Packet> {
 }
 
 fn codec_name(file: &Path) -> String {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0"])
-        .args(["-show_entries", "stream=codec_name", "-of", "csv=p=0"])
-        .arg(file)
-        .output()
-        .expect("ffprobe runs");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    video_stream(file, "codec_name")["codec_name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// 12 s at 15 fps, a keyframe every second, B-frames as the encoder likes; a box moves from
@@ -210,22 +207,7 @@ fn run_encodes_a_snapshot_and_a_faststart_clip_into_the_spool_without_passthroug
         "sidecar"
     );
 
-    let probe = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=codec_name,pix_fmt,nb_frames",
-            "-of",
-            "json",
-        ])
-        .arg(clip_path)
-        .output()
-        .expect("ffprobe runs");
-    let probe: Value = serde_json::from_slice(&probe.stdout).expect("ffprobe JSON");
-    let stream = &probe["streams"][0];
+    let stream = &video_stream(Path::new(clip_path), "codec_name,pix_fmt,nb_frames");
     assert_eq!(stream["codec_name"], "h264");
     assert_eq!(stream["pix_fmt"], "yuv420p");
     // 3 s of motion at 15 fps plus 3 pre-capture frames; erosion trims a frame or two at the

@@ -218,6 +218,20 @@ pub fn ffmpeg(args: &[&str], output: &Path) {
     );
 }
 
+/// The first video stream of `file` as ffprobe describes it, with the stream `entries` asked for
+/// (`"codec_name,width,height"`); numbers that ffprobe writes as strings stay strings.
+pub fn video_stream(file: &Path, entries: &str) -> serde_json::Value {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-of", "json"])
+        .args(["-show_entries", &format!("stream={entries}")])
+        .arg(file)
+        .output()
+        .expect("ffprobe runs (install it with scripts/install-deps)");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("ffprobe's JSON for {}: {e}", file.display()));
+    json["streams"][0].clone()
+}
+
 /// A short H.264 MP4 made with ffmpeg's test source.
 pub fn make_clip(dir: &Path, name: &str, seconds: u32) -> PathBuf {
     let path = dir.join(name);
