@@ -22,14 +22,14 @@
 //!   heartbeat says `spool_full` (as the desktop's devices view shows it); once S3 is back,
 //!   everything recorded is delivered, space is freed and recording resumes.
 //!
-//! Apart, and ignored because it fails today: `ksqldb-wedge`, a stall that never ends (the
-//! push query's connection stays open and silent, the server otherwise fine; emulated by a
-//! relay that stops passing bytes on the connections open at that moment). The app does not
-//! notice, so the events after it never reach the cache.
+//! Apart, in a test of its own: `ksqldb-wedge`, a stall that never ends (the push query's
+//! connection stays open and silent, the server otherwise fine; emulated by a relay that stops
+//! passing bytes on the connections open at that moment). The app's liveness check notices the
+//! quiet query, gives it up and catches up, so the events after it still reach the cache.
 //!
 //! Run: `cargo test -p motion-e2e --test e2e faults -- --nocapture` (about 5 minutes, mostly
-//! waiting; `MIM_FAULTS_KEEP=1` keeps each scenario's logs, spools and cache). The wedge:
-//! `cargo test -p motion-e2e --test e2e faults_a_wedged -- --ignored --nocapture`.
+//! waiting; `MIM_FAULTS_KEEP=1` keeps each scenario's logs, spools and cache), the wedge alone
+//! with the filter `faults_a_wedged`.
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -1,7 +1,9 @@
 //! The subcommands: each turns its arguments into calls on the stages and reports the result.
 
 pub mod detect;
+pub mod publish;
 pub mod run;
+pub mod validate;
 
 use std::path::Path;
 
