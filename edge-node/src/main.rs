@@ -5,7 +5,6 @@
 //! Motion's `on_movie_end` hook); `validate` checks a config file. See ARCHITECTURE.md for where
 //! each stage lives.
 
-mod backoff;
 mod capture;
 mod commands;
 mod config;

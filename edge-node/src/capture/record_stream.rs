@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
-use crate::backoff::Backoff;
+use motion_event::backoff::Backoff;
 
 use super::libav::PacketReader;
 use super::supervise::{sleep_unless_stopped, FIRST_RETRY};

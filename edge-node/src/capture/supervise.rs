@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
-use crate::backoff::Backoff;
+use motion_event::backoff::Backoff;
 
 use super::{Capture, CaptureConfig, CaptureError, Frame, Input, Pace, StreamCopy, StreamInfo};
 

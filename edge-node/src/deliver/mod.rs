@@ -18,11 +18,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, Notify};
 use tracing::{error, info, warn};
 
-use crate::backoff::Backoff;
 use crate::outbox::{Action, Device, Lane, Outbox, Task};
 use crate::publish::Publisher;
 use crate::record::spool::SpoolItem;
 use crate::upload::{content_type_for, UploadError, Uploader};
+use motion_event::backoff::Backoff;
 
 /// `[delivery]` in the config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

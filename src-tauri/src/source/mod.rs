@@ -13,6 +13,7 @@ pub mod status;
 use std::fmt::Display;
 use std::time::Duration;
 
+use motion_event::backoff::Backoff;
 use motion_event::settings::KafkaSettings;
 use serde::{Deserialize, Serialize};
 
@@ -149,7 +150,7 @@ async fn run_kafka(
         target: format!("Kafka at {}", settings.bootstrap_servers),
         on_update,
     };
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = Backoff::spread(MIN_BACKOFF, MAX_BACKOFF);
     loop {
         report.connecting();
         let problem = match KafkaSource::connect(&settings, &cache).await {
@@ -158,7 +159,7 @@ async fn run_kafka(
                 loop {
                     match source.next_batch(&cache).await {
                         Ok(changed) => {
-                            backoff = MIN_BACKOFF;
+                            backoff.reset();
                             report.changed(changed);
                         }
                         Err(err) => {
@@ -169,21 +170,12 @@ async fn run_kafka(
                 }
             }
             Err(err) => {
-                tracing::warn!(%err, retry_in = ?backoff, "kafka source cannot start");
+                tracing::warn!(%err, "kafka source cannot start");
                 err.to_string()
             }
         };
-        let delay = jitter(backoff);
+        let delay = backoff.next_wait();
         report.retrying(&problem, delay);
         tokio::time::sleep(delay).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
-}
-
-/// Spreads reconnects of many clients over time (50–100 % of the nominal delay).
-fn jitter(d: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |t| t.subsec_nanos());
-    d.mul_f64(0.5 + f64::from(nanos % 1000) / 2000.0)
 }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use motion_event::backoff::Backoff;
 use motion_event::settings::KafkaSettings;
 use motion_event::DeviceStatus;
 use rdkafka::config::ClientConfig;
@@ -16,14 +17,13 @@ use crate::cache::Cache;
 /// Follows `settings.status_topic` until the task is dropped: each valid heartbeat is stored
 /// and handed to `on_status`. Bad records are logged and skipped; errors reconnect.
 pub async fn run(settings: KafkaSettings, cache: Cache, on_status: impl Fn(&DeviceStatus)) {
-    let mut wait = Duration::from_secs(1);
+    let mut backoff = Backoff::spread(Duration::from_secs(1), Duration::from_secs(30));
     loop {
         match follow(&settings, &cache, &on_status).await {
-            Ok(()) => wait = Duration::from_secs(1),
-            Err(err) => tracing::warn!(%err, retry_in_s = wait.as_secs(), "device status stream"),
+            Ok(()) => backoff.reset(),
+            Err(err) => tracing::warn!(%err, "device status stream"),
         }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(30));
+        tokio::time::sleep(backoff.next_wait()).await;
     }
 }
 

@@ -38,6 +38,7 @@ pub mod wire;
 
 use std::time::Duration;
 
+use motion_event::backoff::Backoff;
 use motion_event::settings::Secret;
 use motion_event::{DeviceStatus, MotionEvent};
 use tokio::sync::mpsc;
@@ -49,7 +50,7 @@ pub use error::KsqlDbError;
 use query::OffsetReset;
 pub use query::StreamName;
 
-use super::{jitter, Report, Update, MAX_BACKOFF, MIN_BACKOFF};
+use super::{Report, Update, MAX_BACKOFF, MIN_BACKOFF};
 
 /// How far before the newest cached event the push query starts reading. `ROWTIME` is when a
 /// record was written, which is later than the event's own time (a `clip_ready` comes a clip's
@@ -127,7 +128,7 @@ pub async fn run(
     };
     report.target = format!("ksqlDB at {}", client.base());
     tracing::info!(url = %client.base(), stream = %settings.stream, "following ksqlDB");
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = Backoff::spread(MIN_BACKOFF, MAX_BACKOFF);
     let mut stalled = 0u32;
     loop {
         let started = Instant::now();
@@ -146,7 +147,7 @@ pub async fn run(
         };
         let healthy = started.elapsed() >= HEALTHY_SESSION;
         if progress.rows > 0 || healthy {
-            backoff = MIN_BACKOFF;
+            backoff.reset();
         }
         stalled = if progress.changed > 0 || healthy {
             0
@@ -165,11 +166,10 @@ pub async fn run(
                 }
             }
         }
-        let delay = jitter(backoff);
+        let delay = backoff.next_wait();
         report.retrying(&problem, delay);
         tracing::debug!(?delay, "waiting before reconnecting to ksqlDB");
         tokio::time::sleep(delay).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
@@ -186,7 +186,7 @@ pub async fn follow_status(settings: KsqlDbSettings, on_status: impl Fn(DeviceSt
     let Ok(stream) = StreamName::parse(query::STATUS_STREAM) else {
         return;
     };
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = Backoff::spread(MIN_BACKOFF, MAX_BACKOFF);
     loop {
         let started = Instant::now();
         let result = async {
@@ -214,10 +214,9 @@ pub async fn follow_status(settings: KsqlDbSettings, on_status: impl Fn(DeviceSt
             Err(err) => tracing::warn!(%err, "device status query failed; retrying"),
         }
         if started.elapsed() >= HEALTHY_SESSION {
-            backoff = MIN_BACKOFF;
+            backoff.reset();
         }
-        tokio::time::sleep(jitter(backoff)).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        tokio::time::sleep(backoff.next_wait()).await;
     }
 }
 
