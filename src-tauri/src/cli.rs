@@ -20,11 +20,6 @@ use crate::source::ksqldb::{KsqlDbSettings, StreamName};
 use crate::source::EventSource;
 use crate::window::{self, WindowOptions};
 
-/// File name of the cache inside the app's data folder.
-pub(crate) const DB_FILE: &str = "cache.sqlite";
-/// Same folder Tauri's `app_data_dir` resolves to, so the CLI and the window share the cache.
-const APP_IDENTIFIER: &str = "com.motioninmotion.desktop";
-
 #[derive(Parser)]
 #[command(
     name = "motion-in-motion",
@@ -299,22 +294,11 @@ impl Common {
     }
 
     fn config_dir(&self) -> Result<PathBuf> {
-        match &self.config_dir {
-            Some(dir) => Ok(dir.clone()),
-            None => Ok(dirs::config_dir()
-                .context("cannot find this user's config folder; pass --config-dir")?
-                .join(APP_IDENTIFIER)),
-        }
+        Ok(crate::paths::config_dir(self.config_dir.as_ref())?)
     }
 
     fn db_path(&self) -> Result<PathBuf> {
-        match &self.db {
-            Some(db) => Ok(db.clone()),
-            None => Ok(dirs::data_dir()
-                .context("cannot find this user's data folder; pass --db")?
-                .join(APP_IDENTIFIER)
-                .join(DB_FILE)),
-        }
+        Ok(crate::paths::db(self.db.as_ref())?)
     }
 }
 

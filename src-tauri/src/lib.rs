@@ -11,6 +11,7 @@ pub mod clips;
 mod commands;
 mod ipc;
 pub mod notify;
+mod paths;
 pub mod service;
 pub mod settings;
 pub mod source;

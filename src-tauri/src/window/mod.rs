@@ -48,16 +48,9 @@ pub fn run(options: WindowOptions) -> anyhow::Result<()> {
         .invoke_handler(ipc.invoke_handler())
         .setup(move |app| {
             ipc.mount_events(app);
-            let paths = app.path();
-            let db = match options.db.clone() {
-                Some(db) => db,
-                None => paths.app_data_dir()?.join(crate::cli::DB_FILE),
-            };
-            let config_dir = match options.config_dir.clone() {
-                Some(dir) => dir,
-                None => paths.app_config_dir()?,
-            };
-            let clip_dir = paths.app_cache_dir()?.join("clips");
+            let db = crate::paths::db(options.db.as_ref())?;
+            let config_dir = crate::paths::config_dir(options.config_dir.as_ref())?;
+            let clip_dir = crate::paths::clip_dir()?;
             let settings = Settings::load(&config_dir).unwrap_or_default();
             let cache = tauri::async_runtime::block_on(Cache::open(&db))?;
             tracing::info!(db = %db.display(), "event cache open");
