@@ -269,7 +269,8 @@ async fn household(dir: &std::path::Path) -> Household {
         .collect();
     produce_to(&topic, &records).await;
 
-    // Heartbeats: three cameras report now; the backyard's last one is 10 minutes old.
+    // Heartbeats: three cameras report now; the backyard's last one is 10 minutes old. The
+    // porch records its main stream (record_input), which is down.
     let statuses: Vec<(String, Vec<u8>)> = cameras
         .iter()
         .enumerate()
@@ -283,8 +284,9 @@ async fn household(dir: &std::path::Path) -> Household {
                 online: true,
                 camera: motion_event::CameraState::Ok,
                 camera_error: None,
-                record_camera: None,
-                record_camera_error: None,
+                record_camera: (*id == "porch").then_some(motion_event::CameraState::Lost),
+                record_camera_error: (*id == "porch")
+                    .then(|| "rtsp://***@porch-cam/main: Connection timed out".to_owned()),
                 outbox_pending: if i == 1 { 2 } else { 0 },
                 outbox_oldest_s: (i == 1).then_some(4.0),
                 undelivered_bytes: if i == 1 { 1_800_000 } else { 0 },
@@ -403,6 +405,18 @@ async fn clips_play_views_show_and_history_searches_offline() {
         window.click(r#"[data-testid="player-close"]"#).await;
 
         open_view(&window, "devices", r#"[data-testid="device"]"#).await;
+        let porch = window
+            .execute(
+                "return [...document.querySelectorAll('[data-testid=\"device\"]')]\
+                 .map(d => d.textContent).find(t => t.includes('Porch')) || '';",
+                vec![],
+            )
+            .await;
+        let porch = porch.as_str().unwrap_or_default();
+        assert!(
+            porch.contains("main stream lost") && porch.contains("Connection timed out"),
+            "the porch's card says its main stream is lost: {porch}"
+        );
         window.screenshot("devices").await;
         open_view(&window, "charts", r#"[data-testid="chart-hourly"] canvas"#).await;
         window.screenshot("charts").await;
