@@ -69,10 +69,7 @@ impl Proc {
         for (p, started) in descendants {
             // Only the very process noted above: a pid may have been reused since.
             if start_time(p) == Some(started) {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &p.to_string()])
-                    .stderr(Stdio::null())
-                    .status();
+                send_signal("KILL", p, false);
             }
         }
         let _ = self.child.kill();
@@ -92,15 +89,27 @@ impl Drop for Proc {
     }
 }
 
-/// `kill -SIG -- -PGID`. Safe Rust has no kill(2) for a group, hence the command; a group that
-/// is already gone is fine.
+/// Sends `SIG<sig>` to the process group `pgid`; a group that is already gone is fine.
 fn signal_group(sig: &str, pgid: u32) {
-    let _ = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg("--")
-        .arg(format!("-{pgid}"))
-        .stderr(Stdio::null())
-        .status();
+    send_signal(sig, pgid, true);
+}
+
+/// Sends `SIG<sig>` (`"TERM"`, `"KILL"`, ...) to `pid`, or to the process group `pid` leads.
+/// Errors (the process is gone) are of no interest to a test tearing down.
+pub fn send_signal(sig: &str, pid: u32, group: bool) {
+    use nix::sys::signal::{kill, killpg, Signal};
+    use nix::unistd::Pid;
+    let signal: Signal = format!("SIG{sig}")
+        .parse()
+        .unwrap_or_else(|_| panic!("SIG{sig} is not a signal"));
+    let Ok(pid) = i32::try_from(pid).map(Pid::from_raw) else {
+        return;
+    };
+    let _ = if group {
+        killpg(pid, signal)
+    } else {
+        kill(pid, signal)
+    };
 }
 
 /// `(ppid, start time)` of `pid`, from `/proc/PID/stat` (the fields after the command name,

@@ -47,13 +47,10 @@ pub fn scenario_dir(name: &str) -> tempfile::TempDir {
     dir
 }
 
-/// `kill -SIG PID` for one process we started (not its group).
+/// Sends `SIG<sig>` (`"INT"`, `"KILL"`, `"STOP"`, ...) to one process we started (not its
+/// group); one that is already gone is fine.
 pub fn signal(sig: &str, pid: u32) {
-    let _ = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .stderr(Stdio::null())
-        .status();
+    crate::desktop::send_signal(sig, pid, false);
 }
 
 // ---------------------------------------------------------------------------------------------
