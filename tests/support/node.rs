@@ -2,6 +2,7 @@
 //! reading back what reached Kafka.
 
 use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -88,7 +89,9 @@ impl EdgeNode {
         if let Some(d) = duration_s {
             cmd.arg("--duration").arg(d.to_string());
         }
+        // A group of its own, so that dropping the handle stops its children too.
         let child = cmd
+            .process_group(0)
             .env("EDGE_NODE_S3_SECRET_KEY", &Stack::get().secret_key)
             .env("RUST_LOG", "edge_node=info")
             .stdin(Stdio::null())
@@ -156,10 +159,10 @@ impl EdgeNode {
 
 impl Drop for EdgeNode {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        // The whole group: an ffmpeg capture process it started (V4L2, lavfi) goes with it, even
+        // when the node itself is gone already (`kill9`).
+        crate::desktop::send_signal("KILL", self.child.id(), true);
+        let _ = self.child.wait();
     }
 }
 
