@@ -39,8 +39,9 @@ use std::time::{Duration, Instant};
 use motion_e2e::faults::{
     cache_count, camera_config, create_topic, delivered, devices, motion_scene, now_ms,
     print_table, produce_backlog, scenario_dir, spooled, tail, Books, Camera, CameraSpec, Desktop,
-    KsqlDouble, Outcome, Source, Watch, WedgeRelay,
+    Outcome, Source, Watch, WedgeRelay,
 };
+use motion_e2e::ksqldb::Double;
 use motion_e2e::node::Targets;
 use motion_e2e::servers::{PrivateKafka, PrivateS3, SlowRelay};
 use motion_e2e::{unique, wait_for, Stack};
@@ -264,7 +265,7 @@ fn ksqldb_misbehaving() -> Outcome {
     let dir = scenario_dir("ksqldb");
     let stack = Stack::get();
     let topic = stack_topic("faults-ksql");
-    let mut double = KsqlDouble::start(
+    let mut double = Double::start_on(
         dir.path(),
         &stack.kafka_bootstrap,
         &topic,
@@ -360,7 +361,7 @@ fn ksqldb_wedged() -> Outcome {
     let dir = scenario_dir("ksqldb-wedge");
     let stack = Stack::get();
     let topic = stack_topic("faults-wedge");
-    let double = KsqlDouble::start(dir.path(), &stack.kafka_bootstrap, &topic, &[]);
+    let double = Double::start_on(dir.path(), &stack.kafka_bootstrap, &topic, &[]);
     let relay = WedgeRelay::start(double.port);
     let targets = Targets {
         kafka: stack.kafka_bootstrap.clone(),

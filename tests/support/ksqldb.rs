@@ -13,13 +13,16 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use serde_json::Value;
 
+use crate::desktop::{send_signal, Proc};
 use crate::{bin, unique, Stack};
 
-/// A running `ksqldb-double` on a free port, reading the stack's topic.
+/// A running `ksqldb-double` on a free port, in a process group of its own (stopped with it
+/// when the handle drops), reading a real topic: the one handle every test uses.
 pub struct Double {
-    child: Child,
+    proc: Proc,
     pub port: u16,
     pub stderr: PathBuf,
+    frozen: bool,
 }
 
 /// The port a `ksqldb-double` prints alone on its first stdout line; the rest of its stdout
@@ -45,24 +48,31 @@ pub fn read_port(stdout: std::process::ChildStdout) -> u16 {
 }
 
 impl Double {
-    /// Starts the double with extra `args` (misbehaviour, auth, …); its stderr goes to `dir`.
+    /// Starts the double on the stack's topic with extra `args` (misbehaviour, auth, …); its
+    /// stderr goes to `dir`.
     pub fn start(dir: &Path, args: &[&str]) -> Double {
         let stack = Stack::get();
+        Double::start_on(dir, &stack.kafka_bootstrap, &stack.topic, args)
+    }
+
+    /// The same on another Kafka and topic (a private broker, a scenario's own topic).
+    pub fn start_on(dir: &Path, bootstrap: &str, topic: &str, args: &[&str]) -> Double {
         let stderr = dir.join(format!("{}.err", unique("ksqldb-double")));
-        let mut child = Command::new(bin("ksqldb-double"))
-            .args(["--port", "0", "--bootstrap", &stack.kafka_bootstrap])
-            .args(["--topic", &stack.topic])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).expect("double stderr file"))
-            .spawn()
-            .expect("ksqldb-double starts");
-        let port = read_port(child.stdout.take().expect("piped stdout"));
+        let mut proc = Proc::spawn(
+            Command::new(bin("ksqldb-double"))
+                .args(["--port", "0", "--bootstrap", bootstrap, "--topic", topic])
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(std::fs::File::create(&stderr).expect("double stderr file")),
+            "ksqldb-double",
+        );
+        let port = read_port(proc.child().stdout.take().expect("piped stdout"));
         Double {
-            child,
+            proc,
             port,
             stderr,
+            frozen: false,
         }
     }
 
@@ -70,18 +80,28 @@ impl Double {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// `GET /test-double/stats`: what the double has done so far.
-    pub fn stats(&self) -> Value {
-        let out = Command::new("curl")
-            .args(["-fsS", &format!("{}/test-double/stats", self.url())])
+    /// A call to the double's control endpoint `path` (POST when there is a `body`).
+    fn control(&self, path: &str, body: Option<&str>) -> Value {
+        let mut curl = Command::new("curl");
+        curl.args(["-fsS", "--max-time", "10"]);
+        if let Some(body) = body {
+            curl.args(["-X", "POST", "-d", body]);
+        }
+        let out = curl
+            .arg(format!("{}{path}", self.url()))
             .output()
             .expect("curl runs");
         assert!(
             out.status.success(),
-            "stats: {}",
+            "{path}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        serde_json::from_slice(&out.stdout).expect("stats are JSON")
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+
+    /// `GET /test-double/stats`: what the double has done so far.
+    pub fn stats(&self) -> Value {
+        self.control("/test-double/stats", None)
     }
 
     pub fn stat(&self, name: &str) -> u64 {
@@ -91,35 +111,34 @@ impl Double {
     /// `POST /test-double/act`: `drop`, `error` or `complete` every open push query now.
     /// Returns how many were affected.
     pub fn act(&self, action: &str) -> u64 {
-        let out = Command::new("curl")
-            .args(["-fsS", "-X", "POST", "-d"])
-            .arg(format!("{{\"action\":\"{action}\"}}"))
-            .arg(format!("{}/test-double/act", self.url()))
-            .output()
-            .expect("curl runs");
-        assert!(
-            out.status.success(),
-            "act: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-        v["affected"].as_u64().unwrap_or(0)
+        let body = format!("{{\"action\":\"{action}\"}}");
+        self.control("/test-double/act", Some(&body))["affected"]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// `POST /test-double/misbehave`: replaces the misbehaviour (for push queries from now on).
+    pub fn misbehave(&self, misbehaviour: &Value) {
+        self.control("/test-double/misbehave", Some(&misbehaviour.to_string()));
     }
 
     /// `POST /test-double/push-start-delay`: the start delay of push queries started from now
     /// on (3 s unless `--push-start-delay` said otherwise).
     pub fn set_push_start_delay(&self, seconds: f64) {
-        let out = Command::new("curl")
-            .args(["-fsS", "-X", "POST", "-d"])
-            .arg(format!("{{\"seconds\":{seconds}}}"))
-            .arg(format!("{}/test-double/push-start-delay", self.url()))
-            .output()
-            .expect("curl runs");
-        assert!(
-            out.status.success(),
-            "push-start-delay: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let body = format!("{{\"seconds\":{seconds}}}");
+        self.control("/test-double/push-start-delay", Some(&body));
+    }
+
+    /// SIGSTOP: the server hangs with every connection open (a stall: no bytes, no close).
+    pub fn freeze(&mut self) {
+        send_signal("STOP", self.proc.id(), false);
+        self.frozen = true;
+    }
+
+    /// SIGCONT: the server goes on where it stopped.
+    pub fn thaw(&mut self) {
+        send_signal("CONT", self.proc.id(), false);
+        self.frozen = false;
     }
 
     pub fn log(&self) -> String {
@@ -129,8 +148,10 @@ impl Double {
 
 impl Drop for Double {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // A stopped process would not act on SIGTERM; `Proc` stops the group after this.
+        if self.frozen {
+            self.thaw();
+        }
     }
 }
 
