@@ -4,7 +4,6 @@
 //! alert (`motion_started`, with its snapshot) followed by its clip (`clip_ready`), naming
 //! only objects that download.
 
-use std::process::Command;
 use std::time::Duration;
 
 use motion_e2e::node::{
@@ -18,14 +17,8 @@ use motion_event::{CameraState, EventKind, MotionEvent};
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn http_size(url: &str) -> Option<u64> {
-    let out = Command::new("curl")
-        .args(["-fsS", "-o", "/dev/null", "-w", "%{size_download}", url])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().parse().ok())
-        .flatten()
+    let (status, body) = motion_e2e::http("GET", url, None).ok()?;
+    (status == 200).then_some(body.len() as u64)
 }
 
 /// The promises, for `n` events: alert first (snapshot, no clip yet), then the clip; every URL

@@ -114,21 +114,6 @@ fn app_command() -> Command {
     cmd
 }
 
-/// `POST /test-double/misbehave`: the misbehaviour of the push queries started from now on.
-fn misbehave(double: &Double, misbehaviour: Value) {
-    let out = Command::new("curl")
-        .args(["-fsS", "-X", "POST", "-d"])
-        .arg(misbehaviour.to_string())
-        .arg(format!("{}/test-double/misbehave", double.url()))
-        .output()
-        .expect("curl runs");
-    assert!(
-        out.status.success(),
-        "misbehave {misbehaviour}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Ends the open push queries until one started from now on is open, so that it runs with the
 /// misbehaviour set before. (One started just before may open only after a first `complete`:
 /// that one is ended too.)
@@ -200,7 +185,7 @@ async fn a_truncated_element_and_a_row_that_is_not_utf8_are_reported_and_lose_no
 
     // Episode 1: the server stops in the middle of an element (a row's first half, then a
     // clean end of the body, as a crash between two writes would leave it).
-    misbehave(&double, json!({ "truncate_after_rows": 1 }));
+    double.misbehave(&json!({ "truncate_after_rows": 1 }));
     next_push_query(&double);
     let during = clips(&device, 3..6);
     for e in &during {
@@ -209,7 +194,7 @@ async fn a_truncated_element_and_a_row_that_is_not_utf8_are_reported_and_lose_no
     wait_for("an element cut in half", WAIT, || {
         (double.stat("truncated") >= 1).then_some(())
     });
-    misbehave(&double, json!({}));
+    double.misbehave(&json!({}));
     next_push_query(&double);
     all.extend(during);
     let after = clips(&device, 6..9);
@@ -236,12 +221,12 @@ async fn a_truncated_element_and_a_row_that_is_not_utf8_are_reported_and_lose_no
 
     // Episode 2: a row whose bytes are not UTF-8, right after the header: skipped with the
     // reason, and the same push query goes on.
-    misbehave(&double, json!({ "invalid_utf8_after_rows": 0 }));
+    double.misbehave(&json!({ "invalid_utf8_after_rows": 0 }));
     next_push_query(&double);
     wait_for("a row that is not UTF-8", WAIT, || {
         (double.stat("invalid_utf8_rows") >= 1).then_some(())
     });
-    misbehave(&double, json!({}));
+    double.misbehave(&json!({}));
     let queries = double.stat("push_queries");
     let more = clips(&device, 9..12);
     produce(&more).await;
@@ -311,7 +296,7 @@ async fn an_endless_header_and_a_huge_row_are_cut_at_the_line_limit_in_bounded_m
         "peak RSS {} MiB with endless headers",
         peak / MIB
     );
-    misbehave(&double, json!({}));
+    double.misbehave(&json!({}));
     wait_for("a well-formed push query", WAIT, || {
         (double.stat("open_push_queries") >= 1).then_some(())
     });
@@ -323,7 +308,7 @@ async fn an_endless_header_and_a_huge_row_are_cut_at_the_line_limit_in_bounded_m
 
     // Episode 2: a 20 MB row right after the header.
     let refused_before = refusals();
-    misbehave(&double, json!({ "huge_row_bytes": HUGE_ROW }));
+    double.misbehave(&json!({ "huge_row_bytes": HUGE_ROW }));
     next_push_query_started(&double);
     let during = clips(&device, 4..6);
     produce(&during).await;
@@ -331,7 +316,7 @@ async fn an_endless_header_and_a_huge_row_are_cut_at_the_line_limit_in_bounded_m
         bounded();
         (double.stat("huge_rows") >= 2 && refusals() >= refused_before + 2).then_some(())
     });
-    misbehave(&double, json!({}));
+    double.misbehave(&json!({}));
     wait_for("a well-formed push query", WAIT, || {
         (double.stat("open_push_queries") >= 1).then_some(())
     });

@@ -82,21 +82,12 @@ impl Double {
 
     /// A call to the double's control endpoint `path` (POST when there is a `body`).
     fn control(&self, path: &str, body: Option<&str>) -> Value {
-        let mut curl = Command::new("curl");
-        curl.args(["-fsS", "--max-time", "10"]);
-        if let Some(body) = body {
-            curl.args(["-X", "POST", "-d", body]);
-        }
-        let out = curl
-            .arg(format!("{}{path}", self.url()))
-            .output()
-            .expect("curl runs");
-        assert!(
-            out.status.success(),
-            "{path}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+        let method = if body.is_some() { "POST" } else { "GET" };
+        let url = format!("{}{path}", self.url());
+        let (status, bytes) =
+            crate::http(method, &url, body.map(str::to_owned)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&bytes));
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
     }
 
     /// `GET /test-double/stats`: what the double has done so far.

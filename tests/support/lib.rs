@@ -218,6 +218,30 @@ pub fn ffmpeg(args: &[&str], output: &Path) {
     );
 }
 
+/// An HTTP request from a test, with reqwest's blocking client on a thread of its own (so sync
+/// and async tests alike can call it), bounded by 10 s. Returns the status and the body.
+pub fn http(method: &str, url: &str, body: Option<String>) -> Result<(u16, Vec<u8>), String> {
+    let (method, target) = (method.to_owned(), url.to_owned());
+    std::thread::spawn(move || {
+        let url = target;
+        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let mut request = client.request(method, &url);
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request.send().map_err(|e| format!("{url}: {e}"))?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().map_err(|e| format!("{url}: {e}"))?;
+        Ok((status, bytes.to_vec()))
+    })
+    .join()
+    .map_err(|_| format!("the request to {url} panicked"))?
+}
+
 /// The first video stream of `file` as ffprobe describes it, with the stream `entries` asked for
 /// (`"codec_name,width,height"`); numbers that ffprobe writes as strings stay strings.
 pub fn video_stream(file: &Path, entries: &str) -> serde_json::Value {

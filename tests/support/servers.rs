@@ -192,11 +192,7 @@ impl PrivateS3 {
         // the bucket's creation until then (seen in faults::s3_down_60s).
         let url = format!("{}/minio/health/ready", self.endpoint());
         wait_for("private MinIO to be ready", Duration::from_secs(60), || {
-            let ok = Command::new("curl")
-                .args(["-fsS", "-o", "/dev/null", &url])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
+            let ok = crate::http("GET", &url, None).is_ok_and(|(status, _)| status == 200);
             ok.then_some(())
         });
     }
