@@ -83,12 +83,13 @@ fn recorded(lines: &[Value]) -> Vec<Recorded> {
         .filter(|l| l["type"] == "spooled" && l["kind"] == "clip" && l["part"] == 1)
         .filter_map(|clip| {
             let id = &clip["event_id"];
+            let (line, started) = frame("started", id)?;
             Some(Recorded {
                 clip: clip["file"].as_str()?.into(),
                 snapshot: find("snapshot", id)?["file"].as_str()?.into(),
-                started: frame("started", id)?.1,
+                started,
                 ended: frame("ended", id)?.1,
-                line: frame("started", id)?.0,
+                line,
             })
         })
         .collect()

@@ -112,10 +112,10 @@ impl CaptureConfig {
             let bad = |reason: String| CaptureError::setting("record_input", reason);
             match Input::parse(record) {
                 Ok(Input::Url(_)) => {}
-                Ok(_) => {
+                Ok(other) => {
                     return Err(bad(format!(
                         "`{}` is not a stream URL (rtsp://…): it names the camera's main stream",
-                        Input::parse(record).map_or_else(|_| String::new(), |i| i.describe())
+                        other.describe()
                     )))
                 }
                 Err(CaptureError::Setting { reason, .. }) => return Err(bad(reason)),

@@ -335,16 +335,13 @@ fn build(
     let detector = Detector::new(info.width, info.height, &config.detect, mask)
         .context("invalid [detect] settings for this camera")?;
     let ring = config.detect.pre_capture + config.detect.minimum_motion_frames.saturating_sub(1);
-    let mut recorder = Recorder::new(
+    let recorder = Recorder::new(
         &config.record,
         info,
         usize::try_from(ring).unwrap_or(usize::MAX),
         copy,
+        main,
     )?;
-    if main.is_some() {
-        // Nothing is open yet, so nothing is finished here.
-        recorder.set_source(main)?;
-    }
     Ok(Stages {
         info,
         detector,

@@ -198,16 +198,18 @@ pub struct Recorder {
 
 impl Recorder {
     /// `ring_len`: frames to keep for pre-capture (`pre_capture + minimum_motion_frames - 1`).
-    /// `copy`: the camera's stream, when its packets can be stored as they are.
+    /// `copy`: the camera's stream, when its packets can be stored as they are. `main`: another
+    /// stream whose packets make the clips instead, while it is up (see [`Self::set_source`]).
     pub fn new(
         config: &RecordConfig,
         info: StreamInfo,
         ring_len: usize,
         copy: Option<StreamCopy>,
+        main: Option<StreamCopy>,
     ) -> Result<Recorder, RecordError> {
         config.validate()?;
         let spool = Spool::open(&config.spool_dir, config.spool_max_mib * 1024 * 1024)?;
-        let store = Self::store(config, info, ring_len, copy.clone())?;
+        let store = Self::store(config, info, ring_len, main.or_else(|| copy.clone()))?;
         Ok(Recorder {
             config: config.clone(),
             spool,
