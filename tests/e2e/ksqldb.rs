@@ -10,8 +10,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use motion_e2e::ksqldb::{cached, event, produce, produce_raw, Double, Sync};
-use motion_e2e::{unique, wait_for};
+use motion_e2e::ksqldb::{
+    cached, create_topic, event, produce, produce_events_to, produce_raw, produce_to, Double, Sync,
+};
+use motion_e2e::{unique, wait_for, Stack};
 use motion_event::{EventKind, MotionEvent};
 
 const WAIT: Duration = Duration::from_secs(180);
@@ -209,14 +211,23 @@ async fn a_restarted_sync_backfills_what_was_produced_while_it_was_stopped() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_clip_ready_fills_in_the_url_of_its_motion_started_row_for_good() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let double = Double::start(dir.path(), &["--split-rows"]);
+    // A topic of its own: the push query of an empty cache reads its whole topic, and with
+    // `--split-rows` every row of the suite's shared topic would cost a pause first.
+    let topic = unique("ksql-clip-topic");
+    create_topic(&topic, 3).await;
+    let double = Double::start_on(
+        dir.path(),
+        &Stack::get().kafka_bootstrap,
+        &topic,
+        &["--split-rows"],
+    );
     let db = dir.path().join("cache.sqlite");
     let device = unique("ksql-clip");
     let sync = Sync::start(&db, &double.url(), &[], &[]);
     wait_for_push_query(&double, 1);
 
     let started = event(&device, 1, EventKind::MotionStarted);
-    produce(std::slice::from_ref(&started)).await;
+    produce_events_to(&topic, std::slice::from_ref(&started)).await;
     let first = wait_for("the motion_started row", WAIT, || {
         cached(&db, &device).into_iter().next()
     });
@@ -226,7 +237,7 @@ async fn a_clip_ready_fills_in_the_url_of_its_motion_started_row_for_good() {
     let mut ready = event(&device, 1, EventKind::ClipReady);
     ready.timestamp_ms = started.timestamp_ms;
     ready.time = started.time.clone();
-    produce(std::slice::from_ref(&ready)).await;
+    produce_events_to(&topic, std::slice::from_ref(&ready)).await;
     wait_for("the clip url in the cache", WAIT, || {
         cached(&db, &device)
             .into_iter()
@@ -236,7 +247,7 @@ async fn a_clip_ready_fills_in_the_url_of_its_motion_started_row_for_good() {
     // A late replay of the alert (an edge node re-sending after a crash), then a sentinel: once
     // the sentinel is cached, the replay has been applied too.
     let sentinel = event(&device, 2, EventKind::ClipReady);
-    produce(&[started.clone(), sentinel.clone()]).await;
+    produce_events_to(&topic, &[started.clone(), sentinel.clone()]).await;
     let got = wait_for_exactly(&db, &device, &ids(&[ready.clone(), sentinel.clone()]));
     assert!(got.contains(&ready), "the replay undid the clip: {got:#?}");
 
@@ -251,7 +262,7 @@ async fn a_clip_ready_fills_in_the_url_of_its_motion_started_row_for_good() {
     // Keyed like the event, so it lands in the event's partition after both of its messages:
     // once it is cached, the re-read of those messages is done.
     let after = event(&device, 3, EventKind::ClipReady);
-    produce_raw(&[(started.event_id.clone(), after.to_json())]).await;
+    produce_to(&topic, &[(started.event_id.clone(), after.to_json())]).await;
     let got = wait_for_exactly(&db, &device, &ids(&[ready.clone(), sentinel, after]));
     assert!(
         got.contains(&ready),

@@ -296,9 +296,14 @@ pub async fn produce_values(topic: &str, records: &[(String, Option<Vec<u8>>)]) 
 
 /// Produces `events` in order.
 pub async fn produce(events: &[MotionEvent]) {
+    produce_events_to(&Stack::get().topic, events).await;
+}
+
+/// The same on `topic`.
+pub async fn produce_events_to(topic: &str, events: &[MotionEvent]) {
     let records: Vec<(String, Vec<u8>)> = events
         .iter()
         .map(|e| (e.event_id.clone(), e.to_json()))
         .collect();
-    produce_raw(&records).await;
+    produce_to(topic, &records).await;
 }
