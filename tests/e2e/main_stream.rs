@@ -129,7 +129,12 @@ fn the_main_stream_is_recorded_in_step_with_the_analysed_sub_stream_and_either_m
         .expect("config")
         .replace(
             "[capture]\n",
-            &format!("[capture]\nrecord_input = {:?}\n", main.url()),
+            // Retries a second or two apart, so that the stream that comes back is found
+            // soon, not after a backoff grown to 30 s while it was away.
+            &format!(
+                "[capture]\nrecord_input = {:?}\nreconnect_max_s = 2\n",
+                main.url()
+            ),
         )
         .replace(
             "[detect]\n",
