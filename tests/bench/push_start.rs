@@ -97,7 +97,7 @@ async fn main() -> Result<()> {
             let value = e.to_json();
             producer
                 .send(
-                    FutureRecord::to(&stack.topic)
+                    FutureRecord::to(&double.topic)
                         .key(e.event_id.as_str())
                         .payload(value.as_slice()),
                     Timeout::After(Duration::from_secs(30)),

@@ -1046,15 +1046,10 @@ async fn the_double_answers_as_the_recorded_ksqldb_0_29_server_did() {
 
     // DDL on an empty server, with the captured server's topics (the double reads none of them
     // for a CREATE): ksql-1, ksql-2, ksql-again, list-streams.
-    let empty = Double::start(
+    let empty = Double::start_on_topic(
         dir.path(),
-        &[
-            "--no-streams",
-            "--topic",
-            "ksql_motion_events",
-            "--status-topic",
-            "ksql_device_status",
-        ],
+        "ksql_motion_events",
+        &["--no-streams", "--status-topic", "ksql_device_status"],
     );
     let motion = motion_stream_statement(&captures);
     let device_status: String =
@@ -1128,7 +1123,7 @@ async fn the_double_answers_as_the_recorded_ksqldb_0_29_server_did() {
     drop(empty);
 
     // Queries, on a double whose streams exist, over the private topic.
-    let double = Double::start(dir.path(), &["--topic", &topic]);
+    let double = Double::start_on_topic(dir.path(), &topic, &[]);
     let port = double.port;
 
     // info

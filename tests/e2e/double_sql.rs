@@ -94,7 +94,7 @@ async fn the_seeds_stream_is_created_described_and_searched() {
         ),
     ];
     produce_to(&topic, &records).await;
-    let double = Double::start(dir.path(), &["--no-streams", "--topic", &topic]);
+    let double = Double::start_on_topic(dir.path(), &topic, &["--no-streams"]);
     let http = reqwest::Client::new();
 
     // The seed's statement, on its own topic.

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use motion_e2e::ksqldb::{event, produce};
+use motion_e2e::ksqldb::{create_topic, event, produce_events_to};
 use motion_e2e::{bin, unique, Stack};
 use motion_event::{format_time, EventKind, MotionEvent};
 
@@ -39,24 +39,30 @@ async fn search_and_export_filter_the_cached_history() {
     let stack = Stack::get();
     let garage = unique("garage");
     let porch = unique("porch");
-    produce(&[
-        at(event(&garage, 1, EventKind::ClipReady), 3, "Car arriving"),
-        at(
-            event(&garage, 2, EventKind::ClipReady),
-            2,
-            "=HYPERLINK(\"http://x\")",
-        ),
-        at(
-            event(&garage, 3, EventKind::ClipReady),
-            1,
-            "Cat on the fence",
-        ),
-        at(
-            event(&porch, 1, EventKind::ClipReady),
-            1,
-            "Parcel delivered",
-        ),
-    ])
+    // A topic of its own: the sync reads all of it, and the suite's shared topic keeps growing.
+    let topic = unique("history-topic");
+    create_topic(&topic, 3).await;
+    produce_events_to(
+        &topic,
+        &[
+            at(event(&garage, 1, EventKind::ClipReady), 3, "Car arriving"),
+            at(
+                event(&garage, 2, EventKind::ClipReady),
+                2,
+                "=HYPERLINK(\"http://x\")",
+            ),
+            at(
+                event(&garage, 3, EventKind::ClipReady),
+                1,
+                "Cat on the fence",
+            ),
+            at(
+                event(&porch, 1, EventKind::ClipReady),
+                1,
+                "Parcel delivered",
+            ),
+        ],
+    )
     .await;
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("cache.sqlite");
@@ -66,6 +72,8 @@ async fn search_and_export_filter_the_cached_history() {
             "sync",
             "--kafka-bootstrap",
             &stack.kafka_bootstrap,
+            "--topic",
+            &topic,
             "--exit-when-idle",
             "3",
         ],

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use motion_e2e::ksqldb::{cached, create_topic, event, produce, produce_values, Double};
+use motion_e2e::ksqldb::{cached, create_topic, event, produce_values, Double};
 use motion_e2e::{bin, plain, unique, wait_for, Stack};
 use motion_event::{EventKind, MotionEvent};
 use serde_json::{json, Value};
@@ -180,7 +180,7 @@ async fn a_truncated_element_and_a_row_that_is_not_utf8_are_reported_and_lose_no
     });
     let device = unique("hostile-trunc");
     let mut all = clips(&device, 0..3);
-    produce(&all).await;
+    double.produce(&all).await;
     wait_for_exactly(&db, &device, &all, || app.log());
 
     // Episode 1: the server stops in the middle of an element (a row's first half, then a
@@ -189,7 +189,7 @@ async fn a_truncated_element_and_a_row_that_is_not_utf8_are_reported_and_lose_no
     next_push_query(&double);
     let during = clips(&device, 3..6);
     for e in &during {
-        produce(std::slice::from_ref(e)).await;
+        double.produce(std::slice::from_ref(e)).await;
     }
     wait_for("an element cut in half", WAIT, || {
         (double.stat("truncated") >= 1).then_some(())
@@ -198,7 +198,7 @@ async fn a_truncated_element_and_a_row_that_is_not_utf8_are_reported_and_lose_no
     next_push_query(&double);
     all.extend(during);
     let after = clips(&device, 6..9);
-    produce(&after).await;
+    double.produce(&after).await;
     all.extend(after);
     // The event whose row was cut comes again with the next connection's backfill.
     wait_for_exactly(&db, &device, &all, || app.log());
@@ -229,7 +229,7 @@ async fn a_truncated_element_and_a_row_that_is_not_utf8_are_reported_and_lose_no
     double.misbehave(&json!({}));
     let queries = double.stat("push_queries");
     let more = clips(&device, 9..12);
-    produce(&more).await;
+    double.produce(&more).await;
     all.extend(more);
     wait_for_exactly(&db, &device, &all, || app.log());
     assert_eq!(
@@ -274,7 +274,7 @@ async fn an_endless_header_and_a_huge_row_are_cut_at_the_line_limit_in_bounded_m
 
     // Episode 1: endless headers. Events produced meanwhile cannot come by the push query.
     let during = clips(&device, 0..2);
-    produce(&during).await;
+    double.produce(&during).await;
     let bounded = || {
         let peak = app.peak_rss();
         assert!(peak < PEAK_RSS_BOUND, "peak RSS {} MiB", peak / MIB);
@@ -302,7 +302,7 @@ async fn an_endless_header_and_a_huge_row_are_cut_at_the_line_limit_in_bounded_m
     });
     let mut all = during;
     let after = clips(&device, 2..4);
-    produce(&after).await;
+    double.produce(&after).await;
     all.extend(after);
     wait_for_exactly(&db, &device, &all, || app.log());
 
@@ -311,7 +311,7 @@ async fn an_endless_header_and_a_huge_row_are_cut_at_the_line_limit_in_bounded_m
     double.misbehave(&json!({ "huge_row_bytes": HUGE_ROW }));
     next_push_query_started(&double);
     let during = clips(&device, 4..6);
-    produce(&during).await;
+    double.produce(&during).await;
     wait_for("two huge rows refused by the app", WAIT, || {
         bounded();
         (double.stat("huge_rows") >= 2 && refusals() >= refused_before + 2).then_some(())
@@ -322,7 +322,7 @@ async fn an_endless_header_and_a_huge_row_are_cut_at_the_line_limit_in_bounded_m
     });
     all.extend(during);
     let after = clips(&device, 6..8);
-    produce(&after).await;
+    double.produce(&after).await;
     all.extend(after);
     wait_for_exactly(&db, &device, &all, || app.log());
 
@@ -611,7 +611,7 @@ async fn malformed_records_through_ksqldb_are_skipped_naming_the_field_and_the_r
     let cases = hostile_cases(&device);
     produce_cases(&topic, &device, &cases).await;
 
-    let double = Double::start(dir.path(), &["--topic", &topic]);
+    let double = Double::start_on_topic(dir.path(), &topic, &[]);
     let db = dir.path().join("cache.sqlite");
     let mut app = App::sync(&db, &["--ksqldb-url", &double.url()]);
     let expected = arriving(&cases, |c| &c.ksqldb);

@@ -5,6 +5,7 @@
 //! described, compared with ours, and followed, as are the seed's producers' integer ids.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -22,6 +23,14 @@ fn apply(url: &str, extra: &[&str], secret: Option<&str>) -> Output {
     cmd.output().expect("motion-in-motion runs")
 }
 
+/// A server with no streams yet, on the topic `ksql/01_motion_stream.sql` names (the double
+/// refuses a `CREATE STREAM` over another topic than the one it serves).
+fn empty_server(dir: &Path, args: &[&str]) -> Double {
+    let mut all = vec!["--no-streams"];
+    all.extend_from_slice(args);
+    Double::start_on_topic(dir, "ksql_motion_events", &all)
+}
+
 fn lines(out: &Output) -> Vec<String> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -32,7 +41,7 @@ fn lines(out: &Output) -> Vec<String> {
 #[test]
 fn apply_creates_once_then_reports_existing() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let double = Double::start(dir.path(), &["--no-streams"]);
+    let double = empty_server(dir.path(), &[]);
 
     let first = apply(&double.url(), &[], None);
     assert!(first.status.success(), "{first:?}\n{}", double.log());
@@ -79,7 +88,7 @@ fn apply_creates_once_then_reports_existing() {
 #[test]
 fn a_refused_statement_is_named_and_later_ones_are_not_sent() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let double = Double::start(dir.path(), &["--no-streams"]);
+    let double = empty_server(dir.path(), &[]);
     let sql = dir.path().join("sql");
     std::fs::create_dir(&sql).expect("sql dir");
     // A table over a stream that does not exist, then a valid stream.
@@ -113,7 +122,7 @@ fn a_refused_statement_is_named_and_later_ones_are_not_sent() {
 #[test]
 fn wrong_credentials_are_named() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let double = Double::start(dir.path(), &["--no-streams", "--basic-auth", "key:right"]);
+    let double = empty_server(dir.path(), &["--basic-auth", "key:right"]);
     let out = apply(&double.url(), &["--ksqldb-key", "key"], Some("wrong"));
     assert!(!out.status.success());
     let text = lines(&out);
@@ -161,7 +170,7 @@ async fn the_seeds_own_stream_is_compared_with_ours_and_followed_with_its_intege
     let dir = tempfile::tempdir().expect("temp dir");
     let topic = unique("seed_motion_events");
     create_topic(&topic, 1).await;
-    let double = Double::start(dir.path(), &["--no-streams", "--topic", &topic]);
+    let double = Double::start_on_topic(dir.path(), &topic, &["--no-streams"]);
 
     // A user who ran the seed's statement once.
     let seed_dir = dir.path().join("seed");

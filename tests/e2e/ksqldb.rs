@@ -10,10 +10,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use motion_e2e::ksqldb::{
-    cached, create_topic, event, produce, produce_events_to, produce_raw, produce_to, Double, Sync,
-};
-use motion_e2e::{unique, wait_for, Stack};
+use motion_e2e::ksqldb::{cached, event, Double, Sync};
+use motion_e2e::{unique, wait_for};
 use motion_event::{EventKind, MotionEvent};
 
 const WAIT: Duration = Duration::from_secs(180);
@@ -75,11 +73,11 @@ fn clips(device: &str, range: std::ops::Range<u32>) -> Vec<MotionEvent> {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_event_arrives_exactly_once_across_dropped_connections_and_split_rows() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // A busy stream, as the topic is when the whole suite runs: every connection re-reads its
-    // window before reaching anything new, and a few rows of it per connection never catch up.
-    let others = clips(&unique("ksql-busy"), 0..400);
-    produce(&others).await;
+    // A busy stream: every connection re-reads its window before reaching anything new, and a
+    // few rows of it per connection never catch up.
     let double = Double::start(dir.path(), &["--split-rows", "--drop-after-rows", "4"]);
+    let others = clips(&unique("ksql-busy"), 0..400);
+    double.produce(&others).await;
     let db = dir.path().join("app/cache.sqlite");
     let sync = Sync::start(&db, &double.url(), &[], &[]);
     wait_for_push_query(&double, 1);
@@ -90,11 +88,11 @@ async fn every_event_arrives_exactly_once_across_dropped_connections_and_split_r
     // push query, some only when the next connection re-reads from the cache's watermark, or
     // through the pull query the app runs when connections keep ending before any progress.
     for e in &events {
-        produce(std::slice::from_ref(e)).await;
+        double.produce(std::slice::from_ref(e)).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // By the end of the suite the topic holds many thousands of rows, and each catch-up reads
-    // them all while the other tests load both cores: allow more than the usual wait, and say
+    // Each catch-up re-reads the busy rows, one split row at a time, while the other tests load
+    // both cores: allow more than the usual wait, and say
     // what the app and the double were doing if even that is not enough.
     let deadline = std::time::Instant::now() + 2 * WAIT;
     while cached(&db, &device).len() < events.len() {
@@ -136,15 +134,17 @@ async fn an_error_object_and_a_completed_stream_lead_to_a_reconnect_and_a_bad_ro
     let mut bad = event(&device, 99, EventKind::ClipReady);
     bad.url = "javascript:alert(1)".into();
     let bad_json = serde_json::to_vec(&bad).expect("json");
-    produce(&first[..2]).await;
-    produce_raw(&[(bad.event_id.clone(), bad_json)]).await;
-    produce(&first[2..]).await;
+    double.produce(&first[..2]).await;
+    double
+        .produce_raw(&[(bad.event_id.clone(), bad_json)])
+        .await;
+    double.produce(&first[2..]).await;
     wait_for_exactly(&db, &device, &ids(&first));
 
     // An error object mid-stream; what is produced before the reconnect is backfilled.
     assert!(double.act("error") >= 1);
     let second = clips(&device, 5..10);
-    produce(&second).await;
+    double.produce(&second).await;
     wait_for_push_query(&double, 2);
     let so_far: Vec<MotionEvent> = first.iter().chain(&second).cloned().collect();
     wait_for_exactly(&db, &device, &ids(&so_far));
@@ -152,7 +152,7 @@ async fn an_error_object_and_a_completed_stream_lead_to_a_reconnect_and_a_bad_ro
     // A graceful server stop looks like completion: reconnect too.
     assert!(double.act("complete") >= 1);
     let third = clips(&device, 10..15);
-    produce(&third).await;
+    double.produce(&third).await;
     wait_for_push_query(&double, 3);
     let all: Vec<MotionEvent> = so_far.iter().chain(&third).cloned().collect();
     wait_for_exactly(&db, &device, &ids(&all));
@@ -179,12 +179,12 @@ async fn a_restarted_sync_backfills_what_was_produced_while_it_was_stopped() {
     let sync = Sync::start(&db, &double.url(), &[], &[]);
     wait_for_push_query(&double, 1);
     let before = clips(&device, 0..5);
-    produce(&before).await;
+    double.produce(&before).await;
     wait_for_exactly(&db, &device, &ids(&before));
     sync.kill();
 
     let while_stopped = clips(&device, 5..12);
-    produce(&while_stopped).await;
+    double.produce(&while_stopped).await;
     let sync = Sync::start(&db, &double.url(), &[], &[]);
     let all: Vec<MotionEvent> = before.iter().chain(&while_stopped).cloned().collect();
     wait_for_exactly(&db, &device, &ids(&all));
@@ -211,23 +211,14 @@ async fn a_restarted_sync_backfills_what_was_produced_while_it_was_stopped() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_clip_ready_fills_in_the_url_of_its_motion_started_row_for_good() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // A topic of its own: the push query of an empty cache reads its whole topic, and with
-    // `--split-rows` every row of the suite's shared topic would cost a pause first.
-    let topic = unique("ksql-clip-topic");
-    create_topic(&topic, 3).await;
-    let double = Double::start_on(
-        dir.path(),
-        &Stack::get().kafka_bootstrap,
-        &topic,
-        &["--split-rows"],
-    );
+    let double = Double::start(dir.path(), &["--split-rows"]);
     let db = dir.path().join("cache.sqlite");
     let device = unique("ksql-clip");
     let sync = Sync::start(&db, &double.url(), &[], &[]);
     wait_for_push_query(&double, 1);
 
     let started = event(&device, 1, EventKind::MotionStarted);
-    produce_events_to(&topic, std::slice::from_ref(&started)).await;
+    double.produce(std::slice::from_ref(&started)).await;
     let first = wait_for("the motion_started row", WAIT, || {
         cached(&db, &device).into_iter().next()
     });
@@ -237,7 +228,7 @@ async fn a_clip_ready_fills_in_the_url_of_its_motion_started_row_for_good() {
     let mut ready = event(&device, 1, EventKind::ClipReady);
     ready.timestamp_ms = started.timestamp_ms;
     ready.time = started.time.clone();
-    produce_events_to(&topic, std::slice::from_ref(&ready)).await;
+    double.produce(std::slice::from_ref(&ready)).await;
     wait_for("the clip url in the cache", WAIT, || {
         cached(&db, &device)
             .into_iter()
@@ -247,7 +238,7 @@ async fn a_clip_ready_fills_in_the_url_of_its_motion_started_row_for_good() {
     // A late replay of the alert (an edge node re-sending after a crash), then a sentinel: once
     // the sentinel is cached, the replay has been applied too.
     let sentinel = event(&device, 2, EventKind::ClipReady);
-    produce_events_to(&topic, &[started.clone(), sentinel.clone()]).await;
+    double.produce(&[started.clone(), sentinel.clone()]).await;
     let got = wait_for_exactly(&db, &device, &ids(&[ready.clone(), sentinel.clone()]));
     assert!(got.contains(&ready), "the replay undid the clip: {got:#?}");
 
@@ -262,7 +253,9 @@ async fn a_clip_ready_fills_in_the_url_of_its_motion_started_row_for_good() {
     // Keyed like the event, so it lands in the event's partition after both of its messages:
     // once it is cached, the re-read of those messages is done.
     let after = event(&device, 3, EventKind::ClipReady);
-    produce_to(&topic, &[(started.event_id.clone(), after.to_json())]).await;
+    double
+        .produce_raw(&[(started.event_id.clone(), after.to_json())])
+        .await;
     let got = wait_for_exactly(&db, &device, &ids(&[ready.clone(), sentinel, after]));
     assert!(
         got.contains(&ready),
@@ -291,7 +284,7 @@ async fn falls_back_to_query(legacy: bool) {
     }
 
     let first = clips(&device, 0..5);
-    produce(&first).await;
+    double.produce(&first).await;
     wait_for_exactly(&db, &device, &ids(&first));
     assert_eq!(
         double.stat("push_queries"),
@@ -302,7 +295,7 @@ async fn falls_back_to_query(legacy: bool) {
     // An error on this framing, too, ends in a reconnect that loses nothing.
     assert!(double.act("error") >= 1);
     let second = clips(&device, 5..8);
-    produce(&second).await;
+    double.produce(&second).await;
     let all: Vec<MotionEvent> = first.iter().chain(&second).cloned().collect();
     wait_for_exactly(&db, &device, &ids(&all));
 
@@ -334,7 +327,7 @@ async fn basic_auth_works_with_the_right_secret_and_a_wrong_one_is_refused_unlog
     let double = Double::start(dir.path(), &["--basic-auth", "mim-key:right-secret-7f3a"]);
     let device = unique("ksql-auth");
     let events = clips(&device, 0..3);
-    produce(&events).await;
+    double.produce(&events).await;
 
     let wrong_db = dir.path().join("wrong/cache.sqlite");
     let wrong = Sync::start(

@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use motion_e2e::ksqldb::{cached, event, produce, Double, Sync};
+use motion_e2e::ksqldb::{cached, event, Double, Sync};
 use motion_e2e::{unique, wait_for};
 use motion_event::EventKind;
 
@@ -41,7 +41,7 @@ async fn no_event_is_lost_however_late_the_push_query_starts_consuming() {
             if double.stat("push_queries_consuming") == 0 {
                 before_consuming += 1;
             }
-            produce(std::slice::from_ref(&e)).await;
+            double.produce(std::slice::from_ref(&e)).await;
             produced.insert(e.event_id);
             n += 1;
             tokio::time::sleep(EVERY).await;

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use base64::Engine as _;
-use motion_e2e::ksqldb::{cached, event, produce, Double, Sync};
+use motion_e2e::ksqldb::{cached, event, Double, Sync};
 use motion_e2e::{bin, make_clip, unique, wait_for, Stack};
 use motion_event::EventKind;
 
@@ -118,7 +118,9 @@ async fn the_ksqldb_secret_never_shows_nor_reaches_the_cache() {
     let double = Double::start(dir.path(), &["--basic-auth", &format!("mim-key:{secret}")]);
     let header = base64::engine::general_purpose::STANDARD.encode(format!("mim-key:{secret}"));
     let device = unique("secret-ksql");
-    produce(&[event(&device, 1, EventKind::ClipReady)]).await;
+    double
+        .produce(&[event(&device, 1, EventKind::ClipReady)])
+        .await;
 
     let db = dir.path().join("cache.sqlite");
     let sync = Sync::start(

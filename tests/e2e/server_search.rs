@@ -66,7 +66,7 @@ async fn a_search_before_the_cache_asks_the_server_and_offline_answers_from_the_
         .map(|e| (e.event_id.clone(), e.to_json()))
         .collect();
     produce_to(&topic, &records).await;
-    let double = Double::start(dir.path(), &["--topic", &topic]);
+    let double = Double::start_on_topic(dir.path(), &topic, &[]);
     let db = dir.path().join("app/cache.sqlite");
     let from = format_time(&(chrono::Local::now() - chrono::Duration::days(45)));
     let to = format_time(&(chrono::Local::now() - chrono::Duration::days(30)));

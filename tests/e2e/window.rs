@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use motion_e2e::ksqldb::{create_topic, event, produce, produce_to};
+use motion_e2e::ksqldb::{create_topic, event, produce_to};
 use motion_e2e::window::{AppWindow, EventRow, APP_RENDERED, EVENT_ROW, WAIT};
 use motion_e2e::{unique, wait_for, Stack};
 use motion_event::{EventKind, MotionEvent};
@@ -558,7 +558,9 @@ async fn settings_keep_the_secret_in_the_keyring_and_the_source_uses_it() {
 
     // The restarted source authenticates with it: events arrive.
     let device = unique("keyring-cam");
-    produce(&[event(&device, 1, EventKind::ClipReady)]).await;
+    double
+        .produce(&[event(&device, 1, EventKind::ClipReady)])
+        .await;
     open_view(
         &window,
         "live",

@@ -22,6 +22,8 @@ pub struct Double {
     proc: Proc,
     pub port: u16,
     pub stderr: PathBuf,
+    /// The topic `MOTION_STREAM` reads.
+    pub topic: String,
     frozen: bool,
 }
 
@@ -48,14 +50,22 @@ pub fn read_port(stdout: std::process::ChildStdout) -> u16 {
 }
 
 impl Double {
-    /// Starts the double on the stack's topic with extra `args` (misbehaviour, auth, …); its
-    /// stderr goes to `dir`.
+    /// Starts the double on a new topic of its own on the stack's Kafka, with extra `args`
+    /// (misbehaviour, auth, …); its stderr goes to `dir`. Put events on it with
+    /// [`Double::produce`]. A topic of its own because an empty cache's push query reads its
+    /// whole topic first: on the suite's shared topic that is every event every test wrote.
     pub fn start(dir: &Path, args: &[&str]) -> Double {
-        let stack = Stack::get();
-        Double::start_on(dir, &stack.kafka_bootstrap, &stack.topic, args)
+        let topic = unique("ksql-topic");
+        create_topic_now(&topic, 3);
+        Double::start_on_topic(dir, &topic, args)
     }
 
-    /// The same on another Kafka and topic (a private broker, a scenario's own topic).
+    /// The same on an existing `topic` of the stack's Kafka (one a test filled first).
+    pub fn start_on_topic(dir: &Path, topic: &str, args: &[&str]) -> Double {
+        Double::start_on(dir, &Stack::get().kafka_bootstrap, topic, args)
+    }
+
+    /// The same on another Kafka (a private broker).
     pub fn start_on(dir: &Path, bootstrap: &str, topic: &str, args: &[&str]) -> Double {
         let stderr = dir.join(format!("{}.err", unique("ksqldb-double")));
         let mut proc = Proc::spawn(
@@ -72,6 +82,7 @@ impl Double {
             proc,
             port,
             stderr,
+            topic: topic.to_owned(),
             frozen: false,
         }
     }
@@ -134,6 +145,16 @@ impl Double {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Produces `events` in order to the double's topic.
+    pub async fn produce(&self, events: &[MotionEvent]) {
+        produce_events_to(&self.topic, events).await;
+    }
+
+    /// Produces keyed raw record values to the double's topic.
+    pub async fn produce_raw(&self, records: &[(String, Vec<u8>)]) {
+        produce_to(&self.topic, records).await;
     }
 }
 
@@ -232,12 +253,6 @@ pub fn event(device_id: &str, n: u32, kind: EventKind) -> MotionEvent {
     }
 }
 
-/// Produces raw record values to the stack's topic, keyed like the edge node does, and waits
-/// for each delivery report.
-pub async fn produce_raw(records: &[(String, Vec<u8>)]) {
-    produce_to(&Stack::get().topic, records).await;
-}
-
 /// Creates `topic` with `partitions` (the stack does not create topics on first use).
 pub async fn create_topic(topic: &str, partitions: i32) {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -257,6 +272,20 @@ pub async fn create_topic(topic: &str, partitions: i32) {
     for r in results {
         r.unwrap_or_else(|(t, e)| panic!("cannot create topic {t}: {e}"));
     }
+}
+
+/// [`create_topic`] from synchronous code, on a runtime of its own.
+pub fn create_topic_now(topic: &str, partitions: i32) {
+    let topic = topic.to_owned();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(create_topic(&topic, partitions));
+    })
+    .join()
+    .expect("creating the topic panicked");
 }
 
 /// Produces keyed raw record values to `topic` and waits for each delivery report.
@@ -294,12 +323,7 @@ pub async fn produce_values(topic: &str, records: &[(String, Option<Vec<u8>>)]) 
     }
 }
 
-/// Produces `events` in order.
-pub async fn produce(events: &[MotionEvent]) {
-    produce_events_to(&Stack::get().topic, events).await;
-}
-
-/// The same on `topic`.
+/// Produces `events` in order to `topic`.
 pub async fn produce_events_to(topic: &str, events: &[MotionEvent]) {
     let records: Vec<(String, Vec<u8>)> = events
         .iter()
