@@ -9,12 +9,12 @@
 //! clock: this machine's). Printed per D: events produced and cached (lost = produced − cached),
 //! p50 / p95 / max delay, and the target: p95 <= D + 1 s.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use motion_e2e::ksqldb::{event, Double, Sync};
+use motion_e2e::app::Sync;
+use motion_e2e::cache::delays_ms;
+use motion_e2e::ksqldb::{event, Double};
 use motion_e2e::{unique, wait_for, Stack};
 use motion_event::EventKind;
 use rdkafka::config::ClientConfig;
@@ -29,24 +29,6 @@ struct Args {
     /// Push-start delays to measure, seconds.
     #[arg(long, value_delimiter = ',', default_value = "0,1,3,5,10")]
     delays: Vec<f64>,
-}
-
-/// `received_ms - timestamp_ms` of each cached event of `device`, from the cache file.
-fn delays_ms(db: &Path, device: &str) -> Result<Vec<i64>> {
-    let out = Command::new("sqlite3")
-        .arg(db)
-        .arg(format!(
-            "SELECT received_ms - timestamp_ms FROM events WHERE device_id = '{device}';"
-        ))
-        .output()
-        .context("sqlite3 runs")?;
-    if !out.status.success() {
-        bail!("sqlite3: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.trim().parse::<i64>().context("a delay"))
-        .collect()
 }
 
 fn percentile(sorted: &[i64], p: f64) -> i64 {
@@ -82,7 +64,7 @@ async fn main() -> Result<()> {
         let double = Double::start(dir.path(), &["--push-start-delay", &delay.to_string()]);
         let device = unique("bench-push-start");
         let db = dir.path().join("cache.sqlite");
-        let sync = Sync::start(&db, &double.url(), &[], &[]);
+        let sync = Sync::ksqldb(&db, &double.url(), &[], &[]);
         wait_for("the push query's header", WAIT, || {
             (double.stat("push_queries") >= 1).then_some(())
         });

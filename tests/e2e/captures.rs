@@ -22,7 +22,8 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use motion_e2e::ksqldb::{create_topic, produce_to, Double};
+use motion_e2e::kafka::{create_topic, produce_to};
+use motion_e2e::ksqldb::Double;
 use motion_e2e::{repo_root, unique, wait_for};
 
 /// A guard against a hang, not a measure: every read and wait ends well before it.
@@ -1040,7 +1041,7 @@ async fn the_double_answers_as_the_recorded_ksqldb_0_29_server_did() {
         .split_once('|')
         .expect("event.txt is key|value");
     let topic = unique("captures");
-    create_topic(&topic, 1).await;
+    create_topic(&topic, 1);
     let since = chrono::Utc::now().timestamp_millis() - 1;
     produce_to(&topic, &[(key.to_owned(), value.as_bytes().to_vec())]).await;
 

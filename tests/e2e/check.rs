@@ -1,16 +1,13 @@
 //! `motion-in-motion check` against the real servers: what works is confirmed, and each way of
 //! failing is named (a wrong secret, a missing topic, nothing listening).
 
-use std::process::Command;
-
 use motion_e2e::servers::free_port;
-use motion_e2e::{bin, unique, Stack};
+use motion_e2e::{unique, Stack};
 use serde_json::Value;
 
 fn check(args: &[&str], secret: Option<&str>) -> (bool, Vec<Value>) {
-    let mut cmd = Command::new(bin("motion-in-motion"));
+    let mut cmd = motion_e2e::app::command();
     cmd.arg("check").args(args).arg("--json");
-    cmd.env_remove("MIM_S3_READ_SECRET");
     if let Some(secret) = secret {
         cmd.env("MIM_S3_READ_SECRET", secret);
     }

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use motion_e2e::node::{
-    by_event, complete, delivered_lines, heartbeats, motion_clip, read_events, write_config,
-    EdgeNode, Targets,
+    by_event, complete, delivered_lines, heartbeats, motion_clip, read_events, EdgeNode,
+    NodeConfig, Targets,
 };
 use motion_e2e::servers::{PrivateKafka, PrivateS3, SlowRelay};
 use motion_e2e::{unique, wait_for, Stack};
@@ -74,12 +74,8 @@ fn every_event_is_alerted_with_its_snapshot_then_completed_with_its_clip() {
     let dir = tempfile::tempdir().expect("temp dir");
     let device = unique("deliver");
     let (clip, seconds) = motion_clip(dir.path(), 2);
-    let config = write_config(
-        dir.path(),
-        &device,
-        &clip.display().to_string(),
-        &Targets::stack(),
-    );
+    let config = NodeConfig::camera(&device, &clip.display().to_string(), &Targets::stack())
+        .write(dir.path());
 
     let lines = EdgeNode::spawn(&config, None).wait_success(Duration::from_secs(120));
     let alerts = delivered_lines(&lines, "motion_started");
@@ -135,7 +131,8 @@ fn an_s3_outage_delays_delivery_but_loses_nothing() {
         s3_endpoint: s3.endpoint(),
         ..Targets::stack()
     };
-    let config = write_config(dir.path(), &device, &clip.display().to_string(), &targets);
+    let config =
+        NodeConfig::camera(&device, &clip.display().to_string(), &targets).write(dir.path());
     let node = EdgeNode::spawn(&config, None);
     s3.stop();
     // The first two events happen while S3 is down.
@@ -167,7 +164,8 @@ fn a_kafka_outage_delays_delivery_but_loses_nothing() {
         kafka: kafka.bootstrap(),
         ..Targets::stack()
     };
-    let config = write_config(dir.path(), &device, &clip.display().to_string(), &targets);
+    let config =
+        NodeConfig::camera(&device, &clip.display().to_string(), &targets).write(dir.path());
     let node = EdgeNode::spawn(&config, None);
     kafka.stop();
     node.wait_spooled_clips(2, Duration::from_secs(60));
@@ -202,7 +200,7 @@ fn a_node_killed_mid_upload_finishes_the_delivery_after_a_restart() {
         s3_endpoint: format!("http://127.0.0.1:{}", relay.port),
         ..Targets::stack()
     };
-    let config = write_config(dir.path(), &device, &clip.display().to_string(), &slow);
+    let config = NodeConfig::camera(&device, &clip.display().to_string(), &slow).write(dir.path());
     let node = EdgeNode::spawn(&config, None);
     let spooled_clip = node
         .wait_spooled_clips(1, Duration::from_secs(60))
@@ -218,12 +216,12 @@ fn a_node_killed_mid_upload_finishes_the_delivery_after_a_restart() {
     );
 
     // Restarted, on the same spool, straight to S3, with a camera that sees no motion.
-    let direct = write_config(
-        dir.path(),
+    let direct = NodeConfig::camera(
         &device,
         "lavfi:color=c=gray:s=320x240:r=15",
         &Targets::stack(),
-    );
+    )
+    .write(dir.path());
     EdgeNode::spawn(&direct, Some(3.0)).wait_success(Duration::from_secs(120));
 
     let events = read_events(

@@ -5,7 +5,8 @@
 //! query in the History search's form (`SELECT *, ROWTIME … WHERE TIME … AND DEVICE_ID IN (…)`)
 //! returns the matching rows and no others. Plain HTTP, so this checks the double, not the app.
 
-use motion_e2e::ksqldb::{create_topic, produce_to, Double};
+use motion_e2e::kafka::{create_topic, produce_to};
+use motion_e2e::ksqldb::Double;
 use motion_e2e::unique;
 use serde_json::{json, Value};
 
@@ -60,7 +61,7 @@ fn seed_value(device_id: &str, time: &str) -> Vec<u8> {
 async fn the_seeds_stream_is_created_described_and_searched() {
     let dir = tempfile::tempdir().expect("tempdir");
     let topic = unique("double-sql");
-    create_topic(&topic, 1).await;
+    create_topic(&topic, 1);
     let camera = unique("cam");
     let quoted = format!("{camera}'s");
     let other = unique("cam-other");

@@ -3,18 +3,19 @@
 //! (spreadsheet-safe) or JSON lines. Bad input is refused with a message that names it.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use motion_e2e::ksqldb::{create_topic, event, produce_events_to};
-use motion_e2e::{bin, unique, Stack};
+use motion_e2e::app::{Source, Sync};
+use motion_e2e::kafka::{create_topic, produce_events_to};
+use motion_e2e::ksqldb::event;
+use motion_e2e::{unique, Stack};
 use motion_event::{format_time, EventKind, MotionEvent};
 
 fn app(db: &Path, args: &[&str]) -> Output {
-    Command::new(bin("motion-in-motion"))
+    motion_e2e::app::command()
         .arg("--db")
         .arg(db)
         .args(args)
-        .env_remove("MIM_KSQLDB_URL")
         .output()
         .expect("motion-in-motion runs")
 }
@@ -41,7 +42,7 @@ async fn search_and_export_filter_the_cached_history() {
     let porch = unique("porch");
     // A topic of its own: the sync reads all of it, and the suite's shared topic keeps growing.
     let topic = unique("history-topic");
-    create_topic(&topic, 3).await;
+    create_topic(&topic, 3);
     produce_events_to(
         &topic,
         &[
@@ -151,15 +152,7 @@ async fn heartbeats_fill_the_devices_table() {
     let stack = Stack::get();
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("cache.sqlite");
-    let mut sync = Command::new(bin("motion-in-motion"))
-        .arg("--db")
-        .arg(&db)
-        .args(["sync", "--kafka-bootstrap", &stack.kafka_bootstrap])
-        .env_remove("MIM_KSQLDB_URL")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("sync starts");
+    let _sync = Sync::start(&db, &Source::kafka(&stack.topic), &[], &[]);
     let mut config = ClientConfig::new();
     for (k, v) in stack.kafka().client_properties() {
         config.set(k, v);
@@ -209,8 +202,6 @@ async fn heartbeats_fill_the_devices_table() {
             break;
         }
     }
-    let _ = sync.kill();
-    let _ = sync.wait();
     let seen = seen.expect("the heartbeat reached the devices table");
     assert_eq!(seen["device_name"], "Shed");
     assert_eq!(seen["camera"], "lost");

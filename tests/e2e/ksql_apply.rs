@@ -6,17 +6,17 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
-use motion_e2e::ksqldb::{cached, create_topic, produce_to, Double, Sync};
-use motion_e2e::{bin, unique, wait_for, Stack};
+use motion_e2e::app::{Source, Sync};
+use motion_e2e::kafka::{create_topic, produce_to};
+use motion_e2e::ksqldb::{cached, Double};
+use motion_e2e::{unique, wait_for};
 
 fn apply(url: &str, extra: &[&str], secret: Option<&str>) -> Output {
-    let mut cmd = Command::new(bin("motion-in-motion"));
-    cmd.args(["ksql", "apply", "--ksqldb-url", url])
-        .args(extra)
-        .env_remove("MIM_KSQLDB_SECRET");
+    let mut cmd = motion_e2e::app::command();
+    cmd.args(["ksql", "apply", "--ksqldb-url", url]).args(extra);
     if let Some(secret) = secret {
         cmd.env("MIM_KSQLDB_SECRET", secret);
     }
@@ -155,21 +155,11 @@ fn seed_record(event_id: u64, device: u32) -> (String, Vec<u8>) {
     (event_id.to_string(), value.to_string().into_bytes())
 }
 
-/// Kills a process when dropped, pass or panic.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_seeds_own_stream_is_compared_with_ours_and_followed_with_its_integer_ids() {
     let dir = tempfile::tempdir().expect("temp dir");
     let topic = unique("seed_motion_events");
-    create_topic(&topic, 1).await;
+    create_topic(&topic, 1);
     let double = Double::start_on_topic(dir.path(), &topic, &["--no-streams"]);
 
     // A user who ran the seed's statement once.
@@ -204,27 +194,9 @@ async fn the_seeds_own_stream_is_compared_with_ours_and_followed_with_its_intege
     let first = seed_record(1_764_650_000_000 + u64::from(device), device);
     produce_to(&topic, std::slice::from_ref(&first)).await;
     let db = dir.path().join("ksqldb.sqlite");
-    let sync = Sync::start(&db, &double.url(), &[], &[]);
+    let sync = Sync::ksqldb(&db, &double.url(), &[], &[]);
     let kafka_db = dir.path().join("kafka.sqlite");
-    let kafka_log = dir.path().join("kafka-sync.err");
-    let _kafka_sync = Killed(
-        Command::new(bin("motion-in-motion"))
-            .arg("sync")
-            .arg("--db")
-            .arg(&kafka_db)
-            .args([
-                "--kafka-bootstrap",
-                &Stack::get().kafka_bootstrap,
-                "--topic",
-                &topic,
-            ])
-            .env_remove("MIM_KSQLDB_URL")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&kafka_log).expect("log file"))
-            .spawn()
-            .expect("sync starts"),
-    );
+    let kafka_sync = Sync::start(&kafka_db, &Source::kafka(&topic), &[], &[]);
     wait_for(
         "the push query to be open",
         Duration::from_secs(120),
@@ -249,7 +221,7 @@ async fn the_seeds_own_stream_is_compared_with_ours_and_followed_with_its_intege
             want,
             "{source}: {got:?}\n{}\n{}",
             sync.log(),
-            std::fs::read_to_string(&kafka_log).unwrap_or_default()
+            kafka_sync.log()
         );
         assert!(got
             .iter()

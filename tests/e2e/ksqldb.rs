@@ -5,70 +5,14 @@
 //! Waits are for facts (rows in the cache, counters of the double), with generous timeouts;
 //! nothing asserts on how long something took.
 
-use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use motion_e2e::ksqldb::{cached, event, Double, Sync};
-use motion_e2e::{unique, wait_for};
+use motion_e2e::app::Sync;
+use motion_e2e::ksqldb::{cached, clips, event, wait_for_exactly, Double};
+use motion_e2e::{tail, unique, wait_for};
 use motion_event::{EventKind, MotionEvent};
 
 const WAIT: Duration = Duration::from_secs(180);
-
-/// Waits until the cache holds exactly the events with `ids` for `device_id`, and returns them.
-fn wait_for_exactly(db: &Path, device_id: &str, ids: &BTreeSet<String>) -> Vec<MotionEvent> {
-    let got = wait_for(
-        &format!("{} events of {device_id} in the cache", ids.len()),
-        WAIT,
-        || {
-            let events = cached(db, device_id);
-            (events.len() >= ids.len()).then_some(events)
-        },
-    );
-    let got_ids: Vec<String> = got.iter().map(|e| e.event_id.clone()).collect();
-    let unique_ids: BTreeSet<String> = got_ids.iter().cloned().collect();
-    assert_eq!(
-        got_ids.len(),
-        unique_ids.len(),
-        "duplicate rows: {got_ids:?}"
-    );
-    assert_eq!(
-        &unique_ids, ids,
-        "the cache holds other events than produced"
-    );
-    got
-}
-
-/// Waits until push query number `at_least` has taken its position in the topic (after the
-/// double's start delay, as on a real server), so that what is produced next reaches it.
-fn wait_for_push_query(double: &Double, at_least: u64) {
-    wait_for(
-        &format!("push query number {at_least} to be consuming"),
-        WAIT,
-        || {
-            (double.stat("push_queries_consuming") >= at_least
-                && double.stat("open_push_queries") >= 1)
-                .then_some(())
-        },
-    );
-}
-
-/// The last `n` lines of `text`.
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-fn ids(events: &[MotionEvent]) -> BTreeSet<String> {
-    events.iter().map(|e| e.event_id.clone()).collect()
-}
-
-fn clips(device: &str, range: std::ops::Range<u32>) -> Vec<MotionEvent> {
-    range
-        .map(|n| event(device, n, EventKind::ClipReady))
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_event_arrives_exactly_once_across_dropped_connections_and_split_rows() {
@@ -79,8 +23,8 @@ async fn every_event_arrives_exactly_once_across_dropped_connections_and_split_r
     let others = clips(&unique("ksql-busy"), 0..400);
     double.produce(&others).await;
     let db = dir.path().join("app/cache.sqlite");
-    let sync = Sync::start(&db, &double.url(), &[], &[]);
-    wait_for_push_query(&double, 1);
+    let sync = Sync::ksqldb(&db, &double.url(), &[], &[]);
+    double.wait_consuming(1);
 
     let device = unique("ksql-drops");
     let events = clips(&device, 0..25);
@@ -107,7 +51,7 @@ async fn every_event_arrives_exactly_once_across_dropped_connections_and_split_r
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-    let got = wait_for_exactly(&db, &device, &ids(&events));
+    let got = wait_for_exactly(&db, &device, &events, String::new);
     for e in &events {
         assert!(got.contains(e), "{} arrived changed", e.event_id);
     }
@@ -125,8 +69,8 @@ async fn an_error_object_and_a_completed_stream_lead_to_a_reconnect_and_a_bad_ro
     // Many rows per chunk: records that are ready together go out as one write.
     let double = Double::start(dir.path(), &["--coalesce-rows"]);
     let db = dir.path().join("cache.sqlite");
-    let sync = Sync::start(&db, &double.url(), &[], &[]);
-    wait_for_push_query(&double, 1);
+    let sync = Sync::ksqldb(&db, &double.url(), &[], &[]);
+    double.wait_consuming(1);
     let device = unique("ksql-errors");
 
     let first = clips(&device, 0..5);
@@ -139,23 +83,23 @@ async fn an_error_object_and_a_completed_stream_lead_to_a_reconnect_and_a_bad_ro
         .produce_raw(&[(bad.event_id.clone(), bad_json)])
         .await;
     double.produce(&first[2..]).await;
-    wait_for_exactly(&db, &device, &ids(&first));
+    wait_for_exactly(&db, &device, &first, String::new);
 
     // An error object mid-stream; what is produced before the reconnect is backfilled.
     assert!(double.act("error") >= 1);
     let second = clips(&device, 5..10);
     double.produce(&second).await;
-    wait_for_push_query(&double, 2);
+    double.wait_consuming(2);
     let so_far: Vec<MotionEvent> = first.iter().chain(&second).cloned().collect();
-    wait_for_exactly(&db, &device, &ids(&so_far));
+    wait_for_exactly(&db, &device, &so_far, String::new);
 
     // A graceful server stop looks like completion: reconnect too.
     assert!(double.act("complete") >= 1);
     let third = clips(&device, 10..15);
     double.produce(&third).await;
-    wait_for_push_query(&double, 3);
+    double.wait_consuming(3);
     let all: Vec<MotionEvent> = so_far.iter().chain(&third).cloned().collect();
-    wait_for_exactly(&db, &device, &ids(&all));
+    wait_for_exactly(&db, &device, &all, String::new);
 
     assert!(double.stat("errored") >= 1 && double.stat("completed") >= 1);
     let log = sync.log();
@@ -176,18 +120,18 @@ async fn a_restarted_sync_backfills_what_was_produced_while_it_was_stopped() {
     let db = dir.path().join("cache.sqlite");
     let device = unique("ksql-restart");
 
-    let sync = Sync::start(&db, &double.url(), &[], &[]);
-    wait_for_push_query(&double, 1);
+    let sync = Sync::ksqldb(&db, &double.url(), &[], &[]);
+    double.wait_consuming(1);
     let before = clips(&device, 0..5);
     double.produce(&before).await;
-    wait_for_exactly(&db, &device, &ids(&before));
-    sync.kill();
+    wait_for_exactly(&db, &device, &before, String::new);
+    sync.kill9();
 
     let while_stopped = clips(&device, 5..12);
     double.produce(&while_stopped).await;
-    let sync = Sync::start(&db, &double.url(), &[], &[]);
+    let sync = Sync::ksqldb(&db, &double.url(), &[], &[]);
     let all: Vec<MotionEvent> = before.iter().chain(&while_stopped).cloned().collect();
-    wait_for_exactly(&db, &device, &ids(&all));
+    wait_for_exactly(&db, &device, &all, String::new);
     // The restarted push query read from the cache's watermark (`WHERE ROWTIME >= since` from
     // `earliest`), not from the end of the topic and not the whole topic again.
     let log = motion_e2e::plain(&sync.log());
@@ -214,8 +158,8 @@ async fn a_clip_ready_fills_in_the_url_of_its_motion_started_row_for_good() {
     let double = Double::start(dir.path(), &["--split-rows"]);
     let db = dir.path().join("cache.sqlite");
     let device = unique("ksql-clip");
-    let sync = Sync::start(&db, &double.url(), &[], &[]);
-    wait_for_push_query(&double, 1);
+    let sync = Sync::ksqldb(&db, &double.url(), &[], &[]);
+    double.wait_consuming(1);
 
     let started = event(&device, 1, EventKind::MotionStarted);
     double.produce(std::slice::from_ref(&started)).await;
@@ -239,14 +183,19 @@ async fn a_clip_ready_fills_in_the_url_of_its_motion_started_row_for_good() {
     // the sentinel is cached, the replay has been applied too.
     let sentinel = event(&device, 2, EventKind::ClipReady);
     double.produce(&[started.clone(), sentinel.clone()]).await;
-    let got = wait_for_exactly(&db, &device, &ids(&[ready.clone(), sentinel.clone()]));
+    let got = wait_for_exactly(
+        &db,
+        &device,
+        &[ready.clone(), sentinel.clone()],
+        String::new,
+    );
     assert!(got.contains(&ready), "the replay undid the clip: {got:#?}");
 
     // A restart re-reads both messages of the event, in topic order (its push query reads from
     // the cache's watermark); still filled.
-    drop(sync.kill());
+    drop(sync.kill9());
     let consuming_before = double.stat("push_queries_consuming");
-    let sync = Sync::start(&db, &double.url(), &[], &[]);
+    let sync = Sync::ksqldb(&db, &double.url(), &[], &[]);
     wait_for("the restarted sync's push query to consume", WAIT, || {
         (double.stat("push_queries_consuming") > consuming_before).then_some(())
     });
@@ -256,7 +205,7 @@ async fn a_clip_ready_fills_in_the_url_of_its_motion_started_row_for_good() {
     double
         .produce_raw(&[(started.event_id.clone(), after.to_json())])
         .await;
-    let got = wait_for_exactly(&db, &device, &ids(&[ready.clone(), sentinel, after]));
+    let got = wait_for_exactly(&db, &device, &[ready.clone(), sentinel, after], String::new);
     assert!(
         got.contains(&ready),
         "the backfill undid the clip: {got:#?}\n{}",
@@ -274,8 +223,8 @@ async fn falls_back_to_query(legacy: bool) {
     let double = Double::start(dir.path(), &args);
     let db = dir.path().join("cache.sqlite");
     let device = unique("ksql-fallback");
-    let sync = Sync::start(&db, &double.url(), &[], &[]);
-    wait_for_push_query(&double, 1);
+    let sync = Sync::ksqldb(&db, &double.url(), &[], &[]);
+    double.wait_consuming(1);
     if legacy {
         // Rows must come after the writer's idle `\n` keep-alives, on the same push query.
         wait_for("keep-alives on the quiet push query", WAIT, || {
@@ -285,7 +234,7 @@ async fn falls_back_to_query(legacy: bool) {
 
     let first = clips(&device, 0..5);
     double.produce(&first).await;
-    wait_for_exactly(&db, &device, &ids(&first));
+    wait_for_exactly(&db, &device, &first, String::new);
     assert_eq!(
         double.stat("push_queries"),
         1,
@@ -297,7 +246,7 @@ async fn falls_back_to_query(legacy: bool) {
     let second = clips(&device, 5..8);
     double.produce(&second).await;
     let all: Vec<MotionEvent> = first.iter().chain(&second).cloned().collect();
-    wait_for_exactly(&db, &device, &ids(&all));
+    wait_for_exactly(&db, &device, &all, String::new);
 
     let log = sync.log();
     assert!(
@@ -330,7 +279,7 @@ async fn basic_auth_works_with_the_right_secret_and_a_wrong_one_is_refused_unlog
     double.produce(&events).await;
 
     let wrong_db = dir.path().join("wrong/cache.sqlite");
-    let wrong = Sync::start(
+    let wrong = Sync::ksqldb(
         &wrong_db,
         &double.url(),
         &["--ksqldb-key", "mim-key"],
@@ -343,7 +292,7 @@ async fn basic_auth_works_with_the_right_secret_and_a_wrong_one_is_refused_unlog
         let log = wrong.log();
         log.contains("refused the credentials").then_some(log)
     });
-    let log = format!("{log}{}", wrong.kill());
+    let log = format!("{log}{}", wrong.kill9());
     assert!(
         !log.contains("wrong-secret-91bc"),
         "the secret leaked:\n{log}"
@@ -351,13 +300,13 @@ async fn basic_auth_works_with_the_right_secret_and_a_wrong_one_is_refused_unlog
     assert!(cached(&wrong_db, &device).is_empty());
 
     let db = dir.path().join("right/cache.sqlite");
-    let right = Sync::start(
+    let right = Sync::ksqldb(
         &db,
         &double.url(),
         &["--ksqldb-key", "mim-key"],
         &[("MIM_KSQLDB_SECRET", "right-secret-7f3a")],
     );
-    wait_for_exactly(&db, &device, &ids(&events));
+    wait_for_exactly(&db, &device, &events, String::new);
     assert!(!right.log().contains("right-secret-7f3a"));
 }
 
@@ -366,13 +315,11 @@ fn sync_refuses_bad_ksqldb_settings_before_connecting() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("cache.sqlite");
     let run = |args: &[&str]| {
-        let out = Command::new(motion_e2e::bin("motion-in-motion"))
+        let out = motion_e2e::app::command()
             .arg("sync")
             .arg("--db")
             .arg(&db)
             .args(args)
-            .env_remove("MIM_KSQLDB_SECRET")
-            .env_remove("MIM_KSQLDB_KEY")
             .output()
             .expect("run sync");
         assert!(!out.status.success(), "{args:?} was accepted");
@@ -533,7 +480,7 @@ async fn heartbeats_come_through_the_device_status_stream() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("cache.sqlite");
     let double = Double::start(dir.path(), &[]);
-    let sync = Sync::start(&db, &double.url(), &[], &[]);
+    let sync = Sync::ksqldb(&db, &double.url(), &[], &[]);
     wait_for("the device status push query", WAIT, || {
         (double.stat("status_push_queries") >= 1).then_some(())
     });
@@ -563,12 +510,12 @@ async fn heartbeats_come_through_the_device_status_stream() {
         };
         let rt = tokio::runtime::Handle::current();
         tokio::task::block_in_place(|| {
-            rt.block_on(motion_e2e::ksqldb::produce_to(
+            rt.block_on(motion_e2e::kafka::produce_to(
                 &topic,
                 &[(device.clone(), status.to_json())],
             ))
         });
-        let out = Command::new(motion_e2e::bin("motion-in-motion"))
+        let out = motion_e2e::app::command()
             .args(["devices", "--db"])
             .arg(&db)
             .output()

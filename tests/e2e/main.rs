@@ -1,13 +1,15 @@
 //! Cross-process tests against the real local stack (`tests/stack/up`): one test binary, one
 //! module per concern.
 
+mod bad_records;
+mod bad_responses;
+mod bad_settings;
 mod captures;
 mod check;
 mod deliver;
 mod double_sql;
 mod faults;
 mod history;
-mod hostile;
 mod kafka;
 mod ksql_apply;
 mod ksqldb;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use motion_e2e::node::{heartbeats, write_config, EdgeNode, Targets};
+use motion_e2e::node::{heartbeats, EdgeNode, NodeConfig, Targets};
 use motion_e2e::servers::RtspCamera;
 use motion_e2e::{unique, video_stream, wait_for, Stack};
 use motion_event::CameraState;
@@ -124,23 +124,13 @@ fn the_main_stream_is_recorded_in_step_with_the_analysed_sub_stream_and_either_m
     pgm.extend((0..360).flat_map(|y| std::iter::repeat_n(if y < 40 { 0 } else { 255 }, 640)));
     std::fs::write(&mask, pgm).expect("mask");
     let device = unique("two-streams");
-    let config = write_config(dir.path(), &device, &sub.url(), &Targets::stack());
-    let text = std::fs::read_to_string(&config)
-        .expect("config")
-        .replace(
-            "[capture]\n",
-            // Retries a second or two apart, so that the stream that comes back is found
-            // soon, not after a backoff grown to 30 s while it was away.
-            &format!(
-                "[capture]\nrecord_input = {:?}\nreconnect_max_s = 2\n",
-                main.url()
-            ),
-        )
-        .replace(
-            "[detect]\n",
-            &format!("[detect]\nmask_file = {:?}\n", mask.display().to_string()),
-        );
-    std::fs::write(&config, text).expect("config");
+    // Retries a second or two apart, so that the stream that comes back is found soon, not
+    // after a backoff grown to 30 s while it was away.
+    let config = NodeConfig::camera(&device, &sub.url(), &Targets::stack())
+        .set("capture", "record_input", main.url())
+        .set("capture", "reconnect_max_s", 2)
+        .set("detect", "mask_file", mask.display().to_string())
+        .write(dir.path());
     let node = EdgeNode::spawn(&config, None);
 
     // 1. Both streams up: the scene's box crosses every 10 s, each crossing one event.

@@ -6,37 +6,27 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use motion_e2e::desktop::{Desktop, Proc};
-use motion_e2e::{bin, ffmpeg, unique, wait_for, Stack};
+use motion_e2e::app::{Source, Sync};
+use motion_e2e::desktop::Desktop;
+use motion_e2e::{ffmpeg, unique, wait_for, Stack};
 use motion_event::{EventKind, MotionEvent};
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use serde_json::Value;
 
-/// `motion-in-motion sync --notify` on `desktop`, logging to `log`.
-fn sync(desktop: &Desktop, db: &Path, log: &Path) -> Proc {
-    let stack = Stack::get();
-    let mut cmd = Command::new(bin("motion-in-motion"));
-    cmd.args(["sync", "--notify", "--db"])
-        .arg(db)
-        .args([
-            "--kafka-bootstrap",
-            &stack.kafka_bootstrap,
-            "--topic",
-            &stack.topic,
-        ])
-        .env("RUST_LOG", "motion_in_motion_lib=info")
-        .env("NO_COLOR", "1")
-        // Follow Kafka, whatever the environment says about ksqlDB.
-        .env_remove("MIM_KSQLDB_URL")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).expect("sync log"));
-    desktop.apply(&mut cmd);
-    Proc::spawn(&mut cmd, "motion-in-motion sync --notify")
+/// `motion-in-motion sync --notify` on `desktop`, following the stack's topic.
+fn sync(desktop: &Desktop, db: &Path) -> Sync {
+    let [display, bus] = desktop.env();
+    Sync::start(
+        db,
+        &Source::kafka(&Stack::get().topic),
+        &["--notify"],
+        &[display, bus, ("RUST_LOG", "motion_in_motion_lib=info")],
+    )
 }
 
 fn field<'a>(n: &'a HashMap<String, Value>, name: &str) -> &'a str {
@@ -135,8 +125,7 @@ async fn a_new_event_pops_up_with_camera_time_message_snapshot_and_an_open_actio
         &jpeg_path,
     );
     let snapshot_base = serve_jpeg(std::fs::read(&jpeg_path).expect("jpeg"));
-    let log = dir.path().join("sync.log");
-    let _sync = sync(&desktop, &dir.path().join("cache.sqlite"), &log);
+    let sync = sync(&desktop, &dir.path().join("cache.sqlite"));
 
     let message = "Someone at the porch door";
     let ev = event(
@@ -153,7 +142,7 @@ async fn a_new_event_pops_up_with_camera_time_message_snapshot_and_an_open_actio
         Duration::from_secs(120),
         || {
             let _ = desktop.dunstctl(&["action", "0"]);
-            read(&log)
+            sync.log()
                 .lines()
                 .any(|l| {
                     l.contains("open requested from a notification") && l.contains(&ev.event_id)
@@ -179,7 +168,7 @@ async fn a_new_event_pops_up_with_camera_time_message_snapshot_and_an_open_actio
     assert!(
         image.contains("motion-in-motion-snapshots-") && image.ends_with(".jpg"),
         "the snapshot is not the popup's image: {image:?}\n{}",
-        read(&log)
+        sync.log()
     );
 }
 
@@ -189,8 +178,7 @@ async fn html_and_script_in_an_event_show_as_literal_text() {
     let tag = unique("E2E");
     let camera = format!("{tag} <b>Garage</b>");
     let desktop = Desktop::start(dir.path(), Some(&format!("{tag}*")));
-    let log = dir.path().join("sync.log");
-    let _sync = sync(&desktop, &dir.path().join("cache.sqlite"), &log);
+    let _sync = sync(&desktop, &dir.path().join("cache.sqlite"));
 
     let message =
         r#"<b>bold</b> <img src=x onerror=alert(1)> & <a href="http://evil.invalid">link</a>"#;

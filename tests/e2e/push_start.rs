@@ -10,7 +10,8 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use motion_e2e::ksqldb::{cached, event, Double, Sync};
+use motion_e2e::app::Sync;
+use motion_e2e::ksqldb::{cached, event, Double};
 use motion_e2e::{unique, wait_for};
 use motion_event::EventKind;
 
@@ -25,7 +26,7 @@ async fn no_event_is_lost_however_late_the_push_query_starts_consuming() {
         let double = Double::start(dir.path(), &["--push-start-delay", &delay.to_string()]);
         let device = unique("late-start");
         let db = dir.path().join("cache.db");
-        let sync = Sync::start(&db, &double.url(), &[], &[]);
+        let sync = Sync::ksqldb(&db, &double.url(), &[], &[]);
         // The header is out: the app is connected, and the server is not consuming yet.
         wait_for("the push query's header", WAIT, || {
             (double.stat("push_queries") >= 1).then_some(())

@@ -2,29 +2,12 @@
 //! browser-playable MP4 (moov before mdat) with its sidecar in the spool: encoded again
 //! (H.264, yuv420p) with passthrough off, the camera's own packets with it on.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use motion_e2e::node::NodeConfig;
 use motion_e2e::{bin, h264_from_graph, video_from_graph, video_stream};
 use serde_json::Value;
-
-/// Writes a config for `input` with event_gap 1, the extra `[detect]` and `[record]` lines, and
-/// a spool in `dir`; returns the spool and the config's path.
-fn write_config(dir: &Path, input: &Path, detect: &str, record: &str) -> (PathBuf, PathBuf) {
-    let spool = dir.join("spool");
-    let config = dir.join("edge-node.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[capture]\ninput = {input:?}\n[detect]\nevent_gap = 1\n{detect}\n\
-             [record]\nspool_dir = {spool:?}\n{record}\n",
-            input = input.display().to_string(),
-            spool = spool.display().to_string(),
-        ),
-    )
-    .expect("write config");
-    (spool, config)
-}
 
 /// Runs `edge-node run` on `config` to the end of its input; returns the spooled lines.
 fn run_to_end(config: &Path) -> (Vec<Value>, String) {
@@ -117,7 +100,10 @@ fn passthrough_stores_the_cameras_own_packets(codec: &str, encoder: &str) {
         args.extend(["-x265-params", "log-level=error"]);
     }
     video_from_graph(MOVING_BOX, encoder, &args, &input);
-    let (spool, config) = write_config(dir.path(), &input, "pre_capture = 3", "");
+    let config = NodeConfig::offline(&input.display().to_string())
+        .set("detect", "pre_capture", 3)
+        .write(dir.path());
+    let spool = dir.path().join("spool");
     let (items, stderr) = run_to_end(&config);
     let kinds: Vec<&str> = items.iter().filter_map(|i| i["kind"].as_str()).collect();
     assert_eq!(kinds, ["snapshot", "clip"], "{items:?}\n{stderr}");
@@ -192,7 +178,11 @@ fn run_encodes_a_snapshot_and_a_faststart_clip_into_the_spool_without_passthroug
          noise=alls=8:allf=t,format=yuv420p[out]",
         &clip,
     );
-    let (spool, config) = write_config(dir.path(), &clip, "pre_capture = 3", "passthrough = false");
+    let config = NodeConfig::offline(&clip.display().to_string())
+        .set("detect", "pre_capture", 3)
+        .set("record", "passthrough", false)
+        .write(dir.path());
+    let spool = dir.path().join("spool");
 
     let (items, stderr) = run_to_end(&config);
     let kinds: Vec<&str> = items.iter().filter_map(|i| i["kind"].as_str()).collect();
@@ -236,7 +226,8 @@ fn passthrough_gives_every_event_a_clip_when_the_camera_sends_one_keyframe() {
         &["-g", "300", "-sc_threshold", "0"],
         &input,
     );
-    let (spool, config) = write_config(dir.path(), &input, "", "");
+    let config = NodeConfig::offline(&input.display().to_string()).write(dir.path());
+    let spool = dir.path().join("spool");
     let (items, stderr) = run_to_end(&config);
     let clips: Vec<&Value> = items.iter().filter(|i| i["kind"] == "clip").collect();
     assert_eq!(clips.len(), 2, "{items:?}\n{stderr}");

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use motion_e2e::node::{
-    by_event, complete, delivered_lines, heartbeats, motion_clip, read_events, write_config,
-    EdgeNode, Targets,
+    by_event, complete, delivered_lines, heartbeats, motion_clip, read_events, EdgeNode,
+    NodeConfig, Targets,
 };
 use motion_e2e::servers::RtspCamera;
 use motion_e2e::{unique, wait_for, Stack};
@@ -41,7 +41,7 @@ fn a_camera_behind_a_real_rtsp_server_is_detected_and_its_password_never_shows()
     let (clip, seconds) = motion_clip(dir.path(), 2);
     let camera = RtspCamera::start(dir.path(), &clip, "viewer", PASSWORD);
     let device = unique("rtsp");
-    let config = write_config(dir.path(), &device, &camera.url(), &Targets::stack());
+    let config = NodeConfig::camera(&device, &camera.url(), &Targets::stack()).write(dir.path());
 
     // A stream has no end to wait for: the node runs for the clip's length and a margin (the
     // server plays the clip again to a new session, so there may be more than two events).
@@ -85,7 +85,7 @@ fn a_camera_lost_mid_event_gets_its_clip_closed_is_reported_and_is_read_again() 
     let (clip, _) = motion_clip(dir.path(), 2);
     let mut camera = RtspCamera::start(dir.path(), &clip, "viewer", PASSWORD);
     let device = unique("rtsp-lost");
-    let config = write_config(dir.path(), &device, &camera.url(), &Targets::stack());
+    let config = NodeConfig::camera(&device, &camera.url(), &Targets::stack()).write(dir.path());
     let node = EdgeNode::spawn(&config, None);
 
     // The first motion runs from 2 to 3.5 s of the stream; its alert goes out well before its

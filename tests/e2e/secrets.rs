@@ -7,7 +7,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use base64::Engine as _;
-use motion_e2e::ksqldb::{cached, event, Double, Sync};
+use motion_e2e::app::Sync;
+use motion_e2e::ksqldb::{cached, event, Double};
+use motion_e2e::node::{NodeConfig, Targets};
 use motion_e2e::{bin, make_clip, unique, wait_for, Stack};
 use motion_event::EventKind;
 
@@ -47,7 +49,7 @@ fn the_edge_nodes_s3_secret_never_shows() {
     let stack = Stack::get();
     let dir = tempfile::tempdir().expect("tempdir");
     let device = unique("secret-cam");
-    let config = stack.edge_node_config(dir.path(), &device, "Secret camera");
+    let config = NodeConfig::device(&device, "Secret camera", &Targets::stack()).write(dir.path());
     let clip = make_clip(dir.path(), "clip.mp4", 1);
     let wrong = format!("wrong-s3-secret-{}", unique("x"));
 
@@ -123,7 +125,7 @@ async fn the_ksqldb_secret_never_shows_nor_reaches_the_cache() {
         .await;
 
     let db = dir.path().join("cache.sqlite");
-    let sync = Sync::start(
+    let sync = Sync::ksqldb(
         &db,
         &double.url(),
         &["--ksqldb-key", "mim-key"],
@@ -135,7 +137,7 @@ async fn the_ksqldb_secret_never_shows_nor_reaches_the_cache() {
     wait_for("the event in the cache", WAIT, || {
         (!cached(&db, &device).is_empty()).then_some(())
     });
-    let log = sync.kill();
+    let log = sync.kill9();
     assert!(log.contains("push query running"), "{log}");
     assert_absent("sync (trace log)", &log, &[&secret, &header]);
     assert_absent("the SQLite cache", &cache_bytes(&db), &[&secret, &header]);
@@ -143,7 +145,7 @@ async fn the_ksqldb_secret_never_shows_nor_reaches_the_cache() {
     // Refused: the error names the refusal, never the secret.
     let wrong = format!("wrong-{secret}");
     let wrong_db = dir.path().join("wrong.sqlite");
-    let refused = Sync::start(
+    let refused = Sync::ksqldb(
         &wrong_db,
         &double.url(),
         &["--ksqldb-key", "mim-key"],
@@ -156,7 +158,7 @@ async fn the_ksqldb_secret_never_shows_nor_reaches_the_cache() {
     assert_absent("sync (refused)", &log, &[&wrong]);
 
     // Credentials in the URL are refused without being echoed.
-    let out = Command::new(bin("motion-in-motion"))
+    let out = motion_e2e::app::command()
         .arg("sync")
         .arg("--db")
         .arg(dir.path().join("url.sqlite"))
@@ -178,7 +180,7 @@ fn the_s3_read_secret_never_shows_in_a_connection_check() {
     let stack = Stack::get();
     let wrong = format!("wrong-read-secret-{}", unique("r"));
     for json in [false, true] {
-        let mut cmd = Command::new(bin("motion-in-motion"));
+        let mut cmd = motion_e2e::app::command();
         cmd.args([
             "check",
             "--s3-bucket",

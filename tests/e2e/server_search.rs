@@ -5,26 +5,24 @@
 //! and says the server could not be asked.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use motion_e2e::ksqldb::{create_topic, event, produce_to, Double};
-use motion_e2e::{bin, cached_events, unique};
+use motion_e2e::kafka::{create_topic, produce_to};
+use motion_e2e::ksqldb::{event, Double};
+use motion_e2e::{cached_events, unique};
 use motion_event::{format_time, EventKind, MotionEvent};
 use serde_json::Value;
 
 /// `motion-in-motion search --db DB [--ksqldb-url URL] ARGS…`, with no ksqlDB from the
 /// environment.
 fn search(db: &Path, ksqldb_url: Option<&str>, args: &[&str]) -> Output {
-    let mut command = Command::new(bin("motion-in-motion"));
+    let mut command = motion_e2e::app::command();
     command.arg("search").arg("--db").arg(db);
     if let Some(url) = ksqldb_url {
         command.args(["--ksqldb-url", url]);
     }
     command
         .args(args)
-        .env_remove("MIM_KSQLDB_URL")
-        .env_remove("MIM_KSQLDB_KEY")
-        .env_remove("MIM_KSQLDB_SECRET")
         .output()
         .expect("motion-in-motion search runs")
 }
@@ -54,7 +52,7 @@ fn old(device: &str, n: u32, days_ago: i64) -> MotionEvent {
 async fn a_search_before_the_cache_asks_the_server_and_offline_answers_from_the_cache() {
     let dir = tempfile::tempdir().expect("tempdir");
     let topic = unique("server-search");
-    create_topic(&topic, 1).await;
+    create_topic(&topic, 1);
     let camera = unique("cam-old");
     let other = unique("cam-other");
     let in_range = [old(&camera, 1, 40), old(&camera, 2, 35)];

@@ -1,28 +1,21 @@
 //! The walking skeleton: `edge-node publish` uploads a clip and then announces it on Kafka;
 //! the desktop app's headless `sync` puts it in its SQLite cache with a downloadable clip URL.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use motion_e2e::app::{self, Source, Sync};
+use motion_e2e::node::{NodeConfig, Targets};
 use motion_e2e::{bin, cached_events, make_clip, unique, wait_for, Stack};
 use motion_event::{EventKind, MotionEvent};
-
-/// Kills the child when the test ends, pass or fail.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn published_clip_reaches_the_desktop_cache_with_a_downloadable_url() {
     let stack = Stack::get();
     let dir = tempfile::tempdir().expect("tempdir");
     let device_id = unique("skeleton-cam");
-    let config = stack.edge_node_config(dir.path(), &device_id, "Skeleton <b>Cam</b>");
+    let config =
+        NodeConfig::device(&device_id, "Skeleton <b>Cam</b>", &Targets::stack()).write(dir.path());
     let clip = make_clip(dir.path(), "clip.mp4", 2);
 
     let out = Command::new(bin("edge-node"))
@@ -43,22 +36,7 @@ async fn published_clip_reaches_the_desktop_cache_with_a_downloadable_url() {
     assert_eq!(published.device_id, device_id);
 
     let db = dir.path().join("desktop/cache.sqlite");
-    let _sync = Running(
-        Command::new(bin("motion-in-motion"))
-            .arg("sync")
-            .arg("--db")
-            .arg(&db)
-            .args([
-                "--kafka-bootstrap",
-                &stack.kafka_bootstrap,
-                "--topic",
-                &stack.topic,
-            ])
-            .stdout(Stdio::null())
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .expect("start motion-in-motion sync"),
-    );
+    let _sync = Sync::start(&db, &Source::kafka(&stack.topic), &[], &[]);
     let cached = wait_for(
         "the event in the desktop cache",
         Duration::from_secs(60),
@@ -112,7 +90,7 @@ async fn a_wrong_s3_secret_fails_clearly_and_publishes_nothing() {
     let stack = Stack::get();
     let dir = tempfile::tempdir().expect("tempdir");
     let device_id = unique("forged-cam");
-    let config = stack.edge_node_config(dir.path(), &device_id, "Forged");
+    let config = NodeConfig::device(&device_id, "Forged", &Targets::stack()).write(dir.path());
     let clip = make_clip(dir.path(), "clip.mp4", 1);
 
     let out = Command::new(bin("edge-node"))
@@ -164,7 +142,7 @@ async fn a_wrong_s3_secret_fails_clearly_and_publishes_nothing() {
         "the sentinel event in the cache",
         Duration::from_secs(90),
         || {
-            let status = Command::new(bin("motion-in-motion"))
+            let status = app::command()
                 .arg("sync")
                 .arg("--db")
                 .arg(&db)

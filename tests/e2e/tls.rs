@@ -6,14 +6,16 @@
 //! the roots, and the same server then passes.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
+use motion_e2e::node::{NodeConfig, Targets};
+use motion_e2e::process::Proc;
 use motion_e2e::servers::free_port;
 use motion_e2e::{bin, make_clip, wait_for, Stack};
 
-/// A TLS server on 127.0.0.1 with a certificate from a throwaway CA; killed on drop.
+/// A TLS server on 127.0.0.1 with a certificate from a throwaway CA; stopped on drop.
 struct UntrustedTls {
-    child: Child,
+    _server: Proc,
     port: u16,
 }
 
@@ -81,34 +83,31 @@ impl UntrustedTls {
             "ext.cnf",
         ]);
         let port = free_port();
-        let child = Command::new("openssl")
-            .args([
-                "s_server",
-                "-quiet",
-                "-www",
-                "-cert",
-                "server.pem",
-                "-key",
-                "server.key",
-            ])
-            .args(["-accept", &port.to_string()])
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("openssl s_server starts");
+        let server = Proc::spawn(
+            Command::new("openssl")
+                .args([
+                    "s_server",
+                    "-quiet",
+                    "-www",
+                    "-cert",
+                    "server.pem",
+                    "-key",
+                    "server.key",
+                ])
+                .args(["-accept", &port.to_string()])
+                .current_dir(dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+            "openssl s_server",
+        );
         wait_for("the TLS server", std::time::Duration::from_secs(30), || {
             std::net::TcpStream::connect(("127.0.0.1", port)).ok()
         });
-        UntrustedTls { child, port }
-    }
-}
-
-impl Drop for UntrustedTls {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        UntrustedTls {
+            _server: server,
+            port,
+        }
     }
 }
 
@@ -128,7 +127,7 @@ fn output(cmd: &mut Command) -> (bool, String) {
 fn the_desktops_ksqldb_connection_verifies_the_certificate() {
     let dir = tempfile::tempdir().expect("tempdir");
     let tls = UntrustedTls::start(dir.path());
-    let (ok, text) = output(Command::new(bin("motion-in-motion")).args([
+    let (ok, text) = output(motion_e2e::app::command().args([
         "check",
         "--ksqldb-url",
         &format!("https://127.0.0.1:{}", tls.port),
@@ -149,16 +148,14 @@ fn the_edge_nodes_s3_and_kafka_connections_verify_the_certificate() {
     let endpoint = format!("https://127.0.0.1:{}", tls.port);
 
     // S3 over TLS to the untrusted server.
-    let config = dir.path().join("s3.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[device]\nid = \"tls\"\nname = \"TLS\"\n[kafka]\nbootstrap_servers = {:?}\n\
-             [s3]\nbucket = \"b\"\nendpoint = {endpoint:?}\naccess_key_id = \"k\"\n",
-            stack.kafka_bootstrap
-        ),
-    )
-    .expect("config");
+    let config = NodeConfig::default()
+        .set("device", "id", "tls")
+        .set("device", "name", "TLS")
+        .set("kafka", "bootstrap_servers", stack.kafka_bootstrap.as_str())
+        .set("s3", "bucket", "b")
+        .set("s3", "endpoint", endpoint.as_str())
+        .set("s3", "access_key_id", "k")
+        .write(&dir.path().join("s3"));
     let (ok, text) = output(
         Command::new(bin("edge-node"))
             .args(["publish", "--config"])
@@ -174,17 +171,14 @@ fn the_edge_nodes_s3_and_kafka_connections_verify_the_certificate() {
     );
 
     // Kafka over TLS (SASL_SSL) to the untrusted server, with the real S3 for the upload.
-    let config = dir.path().join("kafka.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[device]\nid = \"tls\"\nname = \"TLS\"\n[kafka]\nbootstrap_servers = \"127.0.0.1:{}\"\n\
-             security = \"sasl_ssl\"\nusername = \"u\"\n\
-             [s3]\nbucket = {:?}\nregion = {:?}\nendpoint = {:?}\naccess_key_id = {:?}\n",
-            tls.port, stack.bucket, stack.s3_region, stack.s3_endpoint, stack.access_key
-        ),
-    )
-    .expect("config");
+    let targets = Targets {
+        kafka: format!("127.0.0.1:{}", tls.port),
+        ..Targets::stack()
+    };
+    let config = NodeConfig::device("tls", "TLS", &targets)
+        .set("kafka", "security", "sasl_ssl")
+        .set("kafka", "username", "u")
+        .write(&dir.path().join("kafka"));
     let (ok, text) = output(
         Command::new(bin("edge-node"))
             .args(["publish", "--kafka-timeout", "5", "--config"])

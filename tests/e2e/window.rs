@@ -6,7 +6,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use motion_e2e::ksqldb::{create_topic, event, produce_to};
+use motion_e2e::kafka::{create_topic, produce_to};
+use motion_e2e::ksqldb::event;
+use motion_e2e::process::Proc;
 use motion_e2e::window::{AppWindow, EventRow, APP_RENDERED, EVENT_ROW, WAIT};
 use motion_e2e::{unique, wait_for, Stack};
 use motion_event::{EventKind, MotionEvent};
@@ -26,7 +28,7 @@ async fn live_events_appear_in_the_window_as_text() {
         "window-live-{}",
         unique("t").replace(|c: char| !c.is_ascii_alphanumeric(), "")
     );
-    create_topic(&topic, 3).await;
+    create_topic(&topic, 3);
     let window = AppWindow::start(
         dir.path(),
         &[
@@ -183,8 +185,8 @@ async fn household(dir: &std::path::Path) -> Household {
     let run = unique("house").replace(|c: char| !c.is_ascii_alphanumeric(), "");
     let topic = format!("window-{run}");
     let status_topic = format!("window-status-{run}");
-    create_topic(&topic, 3).await;
-    create_topic(&status_topic, 1).await;
+    create_topic(&topic, 3);
+    create_topic(&status_topic, 1);
 
     // A real H.264 clip and a JPEG snapshot in the bucket, as an edge node leaves them.
     let clip = motion_e2e::make_clip(dir, "clip.mp4", 4);
@@ -595,13 +597,13 @@ async fn clicking_a_notification_opens_its_event_in_the_player() {
         "window-notify-{}",
         unique("t").replace(|c: char| !c.is_ascii_alphanumeric(), "")
     );
-    create_topic(&topic, 1).await;
+    create_topic(&topic, 1);
     let db = dir.path().join("cache.sqlite");
     let db = db.to_str().expect("a UTF-8 temp path").to_owned();
     let bootstrap = Stack::get().kafka_bootstrap.clone();
     // The heartbeats' topic is private too: other tests' cameras raise warnings of their own.
     let status_topic = format!("{topic}-status");
-    create_topic(&status_topic, 1).await;
+    create_topic(&status_topic, 1);
     let window = AppWindow::start_keeping_popups(
         dir.path(),
         &[
@@ -621,21 +623,48 @@ async fn clicking_a_notification_opens_its_event_in_the_player() {
         .wait_for_css(r#"[data-testid="source-status"][data-state="live"]"#, WAIT)
         .await;
 
+    // The app listens for a click on a popup only once it has asked the bus for the popup's
+    // signals (notify-rust adds the match for `NotificationClosed` last): the bus is watched
+    // for that request, so the click waits for a fact, not for a guessed time.
+    let desktop = window.desktop();
+    let matches = dir.path().join("add-match.log");
+    let _monitor = Proc::spawn(
+        Command::new("dbus-monitor")
+            .args(["--address", desktop.bus_address()])
+            .arg("type='method_call',interface='org.freedesktop.DBus',member='AddMatch'")
+            .stdout(std::fs::File::create(&matches).expect("dbus-monitor log"))
+            .stderr(std::process::Stdio::null()),
+        "dbus-monitor",
+    );
+    let listening = || {
+        std::fs::read_to_string(&matches)
+            .unwrap_or_default()
+            .matches("NotificationClosed")
+            .count()
+    };
+    // It prints the name it lost on becoming a monitor: from then on it sees every request.
+    wait_for("dbus-monitor to watch the bus", WAIT, || {
+        std::fs::read_to_string(&matches)
+            .is_ok_and(|text| text.contains("NameLost"))
+            .then_some(())
+    });
+    let before = listening();
+
     // A live event (the cache was empty, so nothing else is new): one popup.
     let device = unique("notify-cam");
     let mut ev = event(&device, 1, EventKind::MotionStarted);
     ev.device_name = "Gate".into();
     ev.message = "Someone at the gate".into();
     produce_to(&topic, &[(ev.event_id.clone(), ev.to_json())]).await;
-    let desktop = window.desktop();
     wait_for("the popup on screen", WAIT, || {
         desktop
             .dunstctl(&["count", "displayed"])
             .filter(|n| n.trim() != "0")
     });
-    // Its default action ("Open"), as a click on the popup does — not faster than a person
-    // could: the app starts listening for the click just after the popup is shown.
-    std::thread::sleep(Duration::from_secs(1));
+    wait_for("the app listening for the popup's action", WAIT, || {
+        (listening() > before).then_some(())
+    });
+    // Its default action ("Open"), as a click on the popup does.
     assert!(
         desktop.dunstctl(&["action", "0"]).is_some(),
         "dunstctl action failed"
@@ -652,9 +681,9 @@ async fn clicking_a_notification_opens_its_event_in_the_player() {
 }
 
 /// Fills the cache at `db` with `n` events, 8 s apart going back from now (a million span three
-/// months), through sqlite3 straight into the app's schema (the app created it).
+/// months), straight into the app's schema (the app created it).
 fn seed_cache(db: &str, n: u64) {
-    let out = Command::new(motion_e2e::bin("motion-in-motion"))
+    let out = motion_e2e::app::command()
         .args(["search", "--db", db, "--limit", "1"])
         .output()
         .expect("motion-in-motion runs");
@@ -677,16 +706,7 @@ fn seed_cache(db: &str, n: u64) {
          FROM n; COMMIT;",
         last = n - 1
     );
-    let out = Command::new("sqlite3")
-        .arg(db)
-        .arg(sql)
-        .output()
-        .expect("sqlite3 runs (scripts/install-deps installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    motion_e2e::cache::execute(std::path::Path::new(db), &sql);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -700,39 +720,60 @@ async fn history_scrolls_through_a_million_cached_events() {
     let window = AppWindow::start(dir.path(), &["--db", &db], &[]).await;
     open_view(&window, "history", r#"[data-testid="day-header"]"#).await;
 
-    // Scroll to the end of what is loaded, again and again: each time the next page loads.
+    // Scroll to the end of what is loaded, again and again, until row 5,000 is loaded: each
+    // time the next page loads. A fact to wait for, not a time: a busy machine takes longer.
     // Frame times are recorded with requestAnimationFrame meanwhile (printed, not asserted).
-    let report = window
-        .execute_async(
+    const ROWS: &str = r#"
+        const rows = () => Array.from(document.querySelectorAll('[data-row-index]'));
+        const deepest = () => Math.max(-1, ...rows().map(r => Number(r.getAttribute('data-row-index'))));
+    "#;
+    window
+        .execute(
             r#"
-            const done = arguments[arguments.length - 1];
-            const scroller = document.querySelector('[data-testid="history-results"] [data-virtuoso-scroller]')
-                || document.querySelector('.history-list');
-            const frames = [];
-            let last = performance.now(), running = true;
-            const tick = (t) => { frames.push(t - last); last = t; if (running) requestAnimationFrame(tick); };
+            const m = window.__scroll = { frames: [], last: performance.now(), running: true,
+                                          start: performance.now() };
+            const tick = (t) => { m.frames.push(t - m.last); m.last = t;
+                                  if (m.running) requestAnimationFrame(tick); };
             requestAnimationFrame(tick);
-            const maxIndex = () => Math.max(-1, ...Array.from(document.querySelectorAll('[data-row-index]'))
-                .map(r => Number(r.getAttribute('data-row-index'))));
-            const start = performance.now();
-            let steps = 0;
-            const step = () => {
-                scroller.scrollTop = scroller.scrollHeight;
-                steps += 1;
-                if (steps < 60) { setTimeout(step, 100); return; }
-                running = false;
-                frames.sort((a, b) => a - b);
-                const p = (q) => frames[Math.min(frames.length - 1, Math.floor(q * frames.length))] || 0;
-                done({
-                    seconds: (performance.now() - start) / 1000,
-                    deepest_row: maxIndex(),
-                    rows_in_dom: document.querySelectorAll('[data-row-index]').length,
-                    day_headers_in_dom: document.querySelectorAll('[data-testid="day-header"]').length,
-                    frames: frames.length, p50_ms: p(0.5), p95_ms: p(0.95), max_ms: p(1),
-                });
-            };
-            step();
             "#,
+            vec![],
+        )
+        .await;
+    let scroll = format!(
+        "{ROWS}
+        const scroller = document.querySelector('[data-testid=\"history-results\"] [data-virtuoso-scroller]')
+            || document.querySelector('.history-list');
+        scroller.scrollTop = scroller.scrollHeight;
+        return deepest();"
+    );
+    let (w, scroll) = (&window, &scroll);
+    w.wait_until(
+        "row 5,000 to load as the list is scrolled",
+        WAIT,
+        || async move {
+            w.execute(scroll, vec![])
+                .await
+                .as_i64()
+                .filter(|&deepest| deepest >= 5_000)
+        },
+    )
+    .await;
+    let report = window
+        .execute(
+            &format!(
+                "{ROWS}
+                const m = window.__scroll;
+                m.running = false;
+                const frames = m.frames.slice().sort((a, b) => a - b);
+                const p = (q) => frames[Math.min(frames.length - 1, Math.floor(q * frames.length))] || 0;
+                return {{
+                    seconds: (performance.now() - m.start) / 1000,
+                    deepest_row: deepest(),
+                    rows_in_dom: rows().length,
+                    day_headers_in_dom: document.querySelectorAll('[data-testid=\"day-header\"]').length,
+                    frames: frames.length, p50_ms: p(0.5), p95_ms: p(0.95), max_ms: p(1),
+                }};"
+            ),
             vec![],
         )
         .await;

@@ -1,20 +1,22 @@
-//! The ksqlDB test double and the desktop app's headless `sync` as processes, events put on
-//! the real topic, and what ended up in the app's cache.
+//! The ksqlDB test double as a process, events put on the real topic, and what ended up in the
+//! app's cache.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use motion_event::{format_time, EventKind, MotionEvent};
-use rdkafka::config::ClientConfig;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
 use serde_json::Value;
 
-use crate::desktop::{send_signal, Proc};
-use crate::{bin, unique, Stack};
+use crate::kafka::{create_topic, produce_events_to, produce_to};
+use crate::process::{send_signal, Proc};
+use crate::{bin, unique, wait_for, Stack};
+
+/// How long a test waits for a fact about the cache or the double.
+const WAIT: Duration = Duration::from_secs(180);
 
 /// A running `ksqldb-double` on a free port, in a process group of its own (stopped with it
 /// when the handle drops), reading a real topic: the one handle every test uses.
@@ -56,7 +58,7 @@ impl Double {
     /// whole topic first: on the suite's shared topic that is every event every test wrote.
     pub fn start(dir: &Path, args: &[&str]) -> Double {
         let topic = unique("ksql-topic");
-        create_topic_now(&topic, 3);
+        create_topic(&topic, 3);
         Double::start_on_topic(dir, &topic, args)
     }
 
@@ -147,6 +149,20 @@ impl Double {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
+    /// Waits until push query number `at_least` has taken its position in the topic (after the
+    /// double's start delay, as on a real server), so that what is produced next reaches it.
+    pub fn wait_consuming(&self, at_least: u64) {
+        wait_for(
+            &format!("push query number {at_least} to be consuming"),
+            WAIT,
+            || {
+                (self.stat("push_queries_consuming") >= at_least
+                    && self.stat("open_push_queries") >= 1)
+                    .then_some(())
+            },
+        );
+    }
+
     /// Produces `events` in order to the double's topic.
     pub async fn produce(&self, events: &[MotionEvent]) {
         produce_events_to(&self.topic, events).await;
@@ -167,52 +183,46 @@ impl Drop for Double {
     }
 }
 
-/// A running `motion-in-motion sync --db DB --ksqldb-url URL …`.
-pub struct Sync {
-    child: Child,
-    pub stderr: PathBuf,
+/// The event ids of `events`.
+pub fn ids(events: &[MotionEvent]) -> BTreeSet<String> {
+    events.iter().map(|e| e.event_id.clone()).collect()
 }
 
-impl Sync {
-    pub fn start(db: &Path, url: &str, args: &[&str], env: &[(&str, &str)]) -> Sync {
-        let dir = db.parent().expect("db has a folder");
-        std::fs::create_dir_all(dir).expect("db folder");
-        let stderr = dir.join(format!("{}.err", unique("sync")));
-        let child = Command::new(bin("motion-in-motion"))
-            .arg("sync")
-            .arg("--db")
-            .arg(db)
-            .args(["--ksqldb-url", url])
-            .args(args)
-            .env("RUST_LOG", "motion_in_motion_lib=debug")
-            .env_remove("MIM_KSQLDB_KEY")
-            .env_remove("MIM_KSQLDB_SECRET")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr).expect("sync stderr file"))
-            .spawn()
-            .expect("motion-in-motion sync starts");
-        Sync { child, stderr }
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// `kill -9`, as a crash or a power cut would stop it.
-    pub fn kill(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.log()
-    }
+/// `clip_ready` events `range` of `device`.
+pub fn clips(device: &str, range: std::ops::Range<u32>) -> Vec<MotionEvent> {
+    range
+        .map(|n| event(device, n, EventKind::ClipReady))
+        .collect()
 }
 
-impl Drop for Sync {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Waits until the cache `db` holds exactly the events `expected` of `device_id`: no
+/// duplicates, no others, each as produced. `log` says what the app was doing, should it not.
+pub fn wait_for_exactly(
+    db: &Path,
+    device_id: &str,
+    expected: &[MotionEvent],
+    log: impl Fn() -> String,
+) -> Vec<MotionEvent> {
+    let want = ids(expected);
+    let got = wait_for(
+        &format!("{} events of {device_id} in the cache", want.len()),
+        WAIT,
+        || {
+            let events = cached(db, device_id);
+            (ids(&events) == want || events.len() > want.len()).then_some(events)
+        },
+    );
+    let got_ids: Vec<&str> = got.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "duplicates or strangers in the cache: {got_ids:?}\n{}",
+        log()
+    );
+    for e in expected {
+        assert!(got.contains(e), "{} arrived changed: {got:#?}", e.event_id);
     }
+    got
 }
 
 /// Every cached event of `device_id`, read with `motion-in-motion search` (another process, as
@@ -251,83 +261,4 @@ pub fn event(device_id: &str, n: u32, kind: EventKind) -> MotionEvent {
         timestamp_ms: Some(now.timestamp_millis()),
         duration_s: (kind == EventKind::ClipReady).then_some(2.0),
     }
-}
-
-/// Creates `topic` with `partitions` (the stack does not create topics on first use).
-pub async fn create_topic(topic: &str, partitions: i32) {
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    use rdkafka::client::DefaultClientContext;
-    let mut config = ClientConfig::new();
-    for (k, v) in Stack::get().kafka().client_properties() {
-        config.set(k, v);
-    }
-    let admin: AdminClient<DefaultClientContext> = config.create().expect("admin client");
-    let results = admin
-        .create_topics(
-            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
-        )
-        .await
-        .expect("create topic");
-    for r in results {
-        r.unwrap_or_else(|(t, e)| panic!("cannot create topic {t}: {e}"));
-    }
-}
-
-/// [`create_topic`] from synchronous code, on a runtime of its own.
-pub fn create_topic_now(topic: &str, partitions: i32) {
-    let topic = topic.to_owned();
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime")
-            .block_on(create_topic(&topic, partitions));
-    })
-    .join()
-    .expect("creating the topic panicked");
-}
-
-/// Produces keyed raw record values to `topic` and waits for each delivery report.
-pub async fn produce_to(topic: &str, records: &[(String, Vec<u8>)]) {
-    let records: Vec<(String, Option<Vec<u8>>)> = records
-        .iter()
-        .map(|(k, v)| (k.clone(), Some(v.clone())))
-        .collect();
-    produce_values(topic, &records).await;
-}
-
-/// Produces keyed records to `topic` in order, a `None` value as a tombstone (no payload), and
-/// waits for each delivery report.
-pub async fn produce_values(topic: &str, records: &[(String, Option<Vec<u8>>)]) {
-    let stack = Stack::get();
-    let mut config = ClientConfig::new();
-    for (k, v) in stack.kafka().client_properties() {
-        config.set(k, v);
-    }
-    let producer: FutureProducer = config
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .create()
-        .expect("producer");
-    for (key, value) in records {
-        let mut record = FutureRecord::<str, [u8]>::to(topic).key(key.as_str());
-        if let Some(value) = value {
-            record = record.payload(value.as_slice());
-        }
-        producer
-            .send(record, Timeout::After(Duration::from_secs(30)))
-            .await
-            .map_err(|(e, _)| e)
-            .unwrap_or_else(|e| panic!("cannot produce record {key:?} to {topic}: {e}"));
-    }
-}
-
-/// Produces `events` in order to `topic`.
-pub async fn produce_events_to(topic: &str, events: &[MotionEvent]) {
-    let records: Vec<(String, Vec<u8>)> = events
-        .iter()
-        .map(|e| (e.event_id.clone(), e.to_json()))
-        .collect();
-    produce_to(topic, &records).await;
 }

@@ -13,10 +13,14 @@ use std::time::{Duration, Instant};
 
 use motion_event::settings::{KafkaSettings, S3Settings, Secret};
 
+pub mod app;
+pub mod cache;
 pub mod desktop;
 pub mod faults;
+pub mod kafka;
 pub mod ksqldb;
 pub mod node;
+pub mod process;
 pub mod servers;
 pub mod window;
 
@@ -94,25 +98,6 @@ impl Stack {
             secret_access_key: Secret::new(self.secret_key.clone()),
             public_base_url: None,
         }
-    }
-
-    /// An edge-node config file for this stack. The S3 secret is left out on purpose: tests
-    /// pass it through `EDGE_NODE_S3_SECRET_KEY`, as users are told to.
-    pub fn edge_node_config(&self, dir: &Path, device_id: &str, device_name: &str) -> PathBuf {
-        let path = dir.join("edge-node.toml");
-        let text = format!(
-            "[device]\nid = {device_id:?}\nname = {device_name:?}\n\n\
-             [kafka]\nbootstrap_servers = {:?}\ntopic = {:?}\n\n\
-             [s3]\nbucket = {:?}\nregion = {:?}\nendpoint = {:?}\naccess_key_id = {:?}\n",
-            self.kafka_bootstrap,
-            self.topic,
-            self.bucket,
-            self.s3_region,
-            self.s3_endpoint,
-            self.access_key
-        );
-        std::fs::write(&path, text).expect("write edge-node config");
-        path
     }
 }
 
@@ -309,6 +294,17 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Opt
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// Text without terminal colour codes, so log lines can be matched field by field.

@@ -2,9 +2,8 @@
 //! reading back what reached Kafka.
 
 use std::collections::BTreeMap;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use motion_event::{DeviceStatus, EventKind, MotionEvent};
@@ -12,7 +11,8 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 
-use crate::{bin, h264_from_graph, unique, Stack};
+use crate::process::{send_signal, Proc};
+use crate::{bin, h264_from_graph, tail, unique, Stack};
 
 /// An MP4 (320x240, 15 fps) with `events` separate motions: a box moves for 1.5 s every 5 s,
 /// from 2 s on; the clip ends 2.5 s after the last one. Returns the path and its length.
@@ -46,39 +46,90 @@ impl Targets {
     }
 }
 
-/// Writes an edge-node config; the S3 secret comes from the environment ([`EdgeNode::spawn`]).
-pub fn write_config(dir: &Path, device_id: &str, input: &str, targets: &Targets) -> PathBuf {
-    let stack = Stack::get();
-    let path = dir.join(format!("{}.toml", unique("edge-node")));
-    let text = format!(
-        "[device]\nid = {device_id:?}\nname = \"Test camera\"\n\
-         [capture]\ninput = {input:?}\n\
-         [detect]\nevent_gap = 1\n\
-         [record]\nspool_dir = {spool:?}\n\
-         [delivery]\nheartbeat_s = 2\nretry_max_s = 2\nshutdown_grace_s = 60\npublish_timeout_s = 5\n\
-         [kafka]\nbootstrap_servers = {kafka:?}\ntopic = {topic:?}\n\
-         [s3]\nbucket = {bucket:?}\nregion = {region:?}\nendpoint = {endpoint:?}\n\
-         access_key_id = {access:?}\n",
-        spool = dir.join("spool").display().to_string(),
-        kafka = targets.kafka,
-        topic = targets.topic,
-        bucket = stack.bucket,
-        region = stack.s3_region,
-        endpoint = targets.s3_endpoint,
-        access = stack.access_key,
-    );
-    std::fs::write(&path, text).expect("write edge-node config");
-    path
+/// An edge-node config file, built setting by setting: the one writer of edge-node configs in
+/// the tests. The S3 secret is never in it: [`EdgeNode::spawn`] passes it through
+/// `EDGE_NODE_S3_SECRET_KEY`, as users are told to.
+#[derive(Clone, Debug, Default)]
+pub struct NodeConfig(toml::Table);
+
+impl NodeConfig {
+    /// A device that delivers to `targets` (the stack's bucket and access key): enough for
+    /// `edge-node publish`.
+    pub fn device(id: &str, name: &str, targets: &Targets) -> NodeConfig {
+        let stack = Stack::get();
+        NodeConfig::default()
+            .set("device", "id", id)
+            .set("device", "name", name)
+            .set("kafka", "bootstrap_servers", targets.kafka.as_str())
+            .set("kafka", "topic", targets.topic.as_str())
+            .set("s3", "bucket", stack.bucket.as_str())
+            .set("s3", "region", stack.s3_region.as_str())
+            .set("s3", "endpoint", targets.s3_endpoint.as_str())
+            .set("s3", "access_key_id", stack.access_key.as_str())
+    }
+
+    /// A camera on `input` that delivers to `targets`: one event per motion (`event_gap = 1`),
+    /// and heartbeats and retries a couple of seconds apart, as tests want them.
+    pub fn camera(id: &str, input: &str, targets: &Targets) -> NodeConfig {
+        NodeConfig::device(id, "Test camera", targets)
+            .set("capture", "input", input)
+            .set("detect", "event_gap", 1)
+            .set("delivery", "heartbeat_s", 2)
+            .set("delivery", "retry_max_s", 2)
+            .set("delivery", "shutdown_grace_s", 60)
+            .set("delivery", "publish_timeout_s", 5)
+    }
+
+    /// A camera on `input` with no network settings: it records into its spool and stops there.
+    pub fn offline(input: &str) -> NodeConfig {
+        NodeConfig::default()
+            .set("capture", "input", input)
+            .set("detect", "event_gap", 1)
+    }
+
+    /// `[section] key = value`.
+    pub fn set(mut self, section: &str, key: &str, value: impl Into<toml::Value>) -> NodeConfig {
+        let table = self
+            .0
+            .entry(section)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(table) = table {
+            table.insert(key.to_owned(), value.into());
+        }
+        self
+    }
+
+    /// Writes it as a new file in `dir`, with the spool in `dir/spool` unless one was set (a
+    /// restarted camera given the same `dir` finds its outbox there).
+    pub fn write(&self, dir: &Path) -> PathBuf {
+        std::fs::create_dir_all(dir).expect("config dir");
+        let mut config = self.clone();
+        let has_spool = matches!(
+            config.0.get("record"),
+            Some(toml::Value::Table(t)) if t.contains_key("spool_dir")
+        );
+        if !has_spool {
+            let spool = dir.join("spool").display().to_string();
+            config = config.set("record", "spool_dir", spool);
+        }
+        let path = dir.join(format!("{}.toml", unique("edge-node")));
+        let text = toml::to_string(&config.0).expect("a config is TOML");
+        std::fs::write(&path, text).expect("write edge-node config");
+        path
+    }
 }
 
-/// A running `edge-node run`, its stdout and stderr going to files in `dir`.
+/// A running `edge-node run` in a process group of its own ([`Proc`]: stopped with its ffmpeg
+/// children when the handle drops, pass or panic), its stdout and stderr going to files beside
+/// its config.
 pub struct EdgeNode {
-    child: Child,
+    proc: Proc,
     pub stdout: PathBuf,
     pub stderr: PathBuf,
 }
 
 impl EdgeNode {
+    /// Runs `config` to the end of its input, or for `duration_s`, or until stopped.
     pub fn spawn(config: &Path, duration_s: Option<f64>) -> EdgeNode {
         let dir = config.parent().expect("config dir");
         let name = unique("run");
@@ -89,18 +140,16 @@ impl EdgeNode {
         if let Some(d) = duration_s {
             cmd.arg("--duration").arg(d.to_string());
         }
-        // A group of its own, so that dropping the handle stops its children too.
-        let child = cmd
-            .process_group(0)
-            .env("EDGE_NODE_S3_SECRET_KEY", &Stack::get().secret_key)
-            .env("RUST_LOG", "edge_node=info")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
-            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
-            .spawn()
-            .expect("edge-node starts");
+        let proc = Proc::spawn(
+            cmd.env("EDGE_NODE_S3_SECRET_KEY", &Stack::get().secret_key)
+                .env("RUST_LOG", "edge_node=info")
+                .stdin(Stdio::null())
+                .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+                .stderr(std::fs::File::create(&stderr).expect("stderr file")),
+            "edge-node run",
+        );
         EdgeNode {
-            child,
+            proc,
             stdout,
             stderr,
         }
@@ -119,50 +168,72 @@ impl EdgeNode {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
+    /// Waits until `check` holds for the lines printed so far.
+    pub fn wait_lines<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut check: impl FnMut(&[serde_json::Value]) -> Option<T>,
+    ) -> T {
+        crate::wait_for(what, timeout, || check(&self.lines()))
+    }
+
     /// Waits for a normal exit and asserts it succeeded. Its log goes to the test's captured
     /// output, which is shown if the test fails later.
     pub fn wait_success(mut self, timeout: Duration) -> Vec<serde_json::Value> {
-        let start = Instant::now();
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                eprintln!("edge-node log:\n{}", self.log());
-                assert!(status.success(), "edge-node failed");
-                return self.lines();
-            }
-            if start.elapsed() > timeout {
-                let _ = self.child.kill();
-                panic!("edge-node still running after {timeout:?}: {}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        let status = self.wait_exit(timeout, "still running");
+        eprintln!("edge-node log:\n{}", self.log());
+        assert!(status.success(), "edge-node failed ({status})");
+        self.lines()
+    }
+
+    /// Ctrl-C: the node closes its clip, delivers what is queued (up to `shutdown_grace_s`)
+    /// and exits. Waits for the exit and asserts it was clean.
+    pub fn interrupt(mut self, timeout: Duration) -> Vec<serde_json::Value> {
+        send_signal("INT", self.proc.id(), false);
+        let status = self.wait_exit(timeout, "still running after Ctrl-C");
+        assert!(
+            status.success(),
+            "edge-node failed ({status}):\n{}",
+            tail(&self.log(), 40)
+        );
+        self.lines()
     }
 
     /// Waits until `n` clips were recorded (whatever happened to their delivery).
     pub fn wait_spooled_clips(&self, n: usize, timeout: Duration) -> Vec<serde_json::Value> {
-        crate::wait_for(&format!("{n} clips recorded"), timeout, || {
-            let clips: Vec<_> = self
-                .lines()
-                .into_iter()
+        self.wait_lines(&format!("{n} clips recorded"), timeout, |lines| {
+            let clips: Vec<_> = lines
+                .iter()
                 .filter(|l| l["type"] == "spooled" && l["kind"] == "clip")
+                .cloned()
                 .collect();
             (clips.len() >= n).then_some(clips)
         })
     }
 
-    /// `kill -9`: no clean-up of any kind.
+    /// `kill -9` of the edge-node process alone, as a crash: no clean-up of any kind. (Its
+    /// ffmpeg children lose their pipes and end; the group is stopped on drop anyway.)
     pub fn kill9(mut self) -> Vec<serde_json::Value> {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        send_signal("KILL", self.proc.id(), false);
+        let _ = self.proc.child().wait();
         self.lines()
     }
-}
 
-impl Drop for EdgeNode {
-    fn drop(&mut self) {
-        // The whole group: an ffmpeg capture process it started (V4L2, lavfi) goes with it, even
-        // when the node itself is gone already (`kill9`).
-        crate::desktop::send_signal("KILL", self.child.id(), true);
-        let _ = self.child.wait();
+    /// Its exit status, once it exited; panics with the end of its log after `timeout`.
+    fn wait_exit(&mut self, timeout: Duration, what: &str) -> std::process::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.proc.child().try_wait() {
+                return status;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "edge-node {what} after {timeout:?}:\n{}",
+                tail(&self.log(), 40)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 }
 

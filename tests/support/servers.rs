@@ -7,23 +7,23 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use crate::process::Proc;
 use crate::{repo_root, wait_for, Stack};
 
 fn cache() -> PathBuf {
     PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/motion-in-motion")
 }
 
-/// Kills and reaps a server process, if it runs.
-fn kill(child: &mut Option<Child>) {
-    if let Some(mut child) = child.take() {
-        let _ = child.kill();
-        let _ = child.wait();
+/// Kills a server's whole process group at once (as a crash or a power cut would), if it runs.
+fn kill(server: &mut Option<Proc>) {
+    if let Some(mut server) = server.take() {
+        server.kill();
     }
 }
 
@@ -48,7 +48,7 @@ pub struct RtspCamera {
     user: String,
     password: String,
     log: PathBuf,
-    child: Option<Child>,
+    child: Option<Proc>,
 }
 
 impl RtspCamera {
@@ -107,14 +107,15 @@ impl RtspCamera {
     /// file from its start (a scene goes on where the clock is).
     pub fn resume(&mut self) {
         let log = std::fs::File::create(&self.log).expect("rtsp-server log");
-        let child = Command::new(repo_root().join("tests/stack/rtsp-server"))
-            .args(&self.source)
-            .args(["--port", &self.port.to_string()])
-            .args(["--user", &self.user, "--password", &self.password])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("tests/stack/rtsp-server starts (python3-gi, gir1.2-gst-rtsp-server-1.0)");
+        let child = Proc::spawn(
+            Command::new(repo_root().join("tests/stack/rtsp-server"))
+                .args(&self.source)
+                .args(["--port", &self.port.to_string()])
+                .args(["--user", &self.user, "--password", &self.password])
+                .stdout(Stdio::null())
+                .stderr(log),
+            "tests/stack/rtsp-server (it needs python3-gi and gir1.2-gst-rtsp-server-1.0)",
+        );
         self.child = Some(child);
         let port = self.port;
         let log = self.log.clone();
@@ -122,9 +123,7 @@ impl RtspCamera {
             listening(port).then_some(())
         });
         assert!(
-            self.child
-                .as_mut()
-                .is_some_and(|c| c.try_wait().is_ok_and(|s| s.is_none())),
+            self.child.as_mut().is_some_and(Proc::running),
             "rtsp-server exited: {}",
             std::fs::read_to_string(log).unwrap_or_default()
         );
@@ -147,7 +146,7 @@ pub struct PrivateS3 {
     pub port: u16,
     data: PathBuf,
     log: PathBuf,
-    child: Option<Child>,
+    child: Option<Proc>,
 }
 
 impl PrivateS3 {
@@ -172,21 +171,22 @@ impl PrivateS3 {
     pub fn resume(&mut self) {
         let stack = Stack::get();
         let log = std::fs::File::create(&self.log).expect("s3 log");
-        let child = Command::new(cache().join("bin/minio"))
-            .args(["server", "--quiet", "--address"])
-            .arg(format!("127.0.0.1:{}", self.port))
-            .arg("--console-address")
-            .arg(format!("127.0.0.1:{}", free_port()))
-            .arg(&self.data)
-            .env("MINIO_ROOT_USER", &stack.access_key)
-            .env("MINIO_ROOT_PASSWORD", &stack.secret_key)
-            .env("MINIO_REGION", &stack.s3_region)
-            .env("MINIO_BROWSER", "off")
-            .env("MINIO_UPDATE", "off")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("minio starts");
+        let child = Proc::spawn(
+            Command::new(cache().join("bin/minio"))
+                .args(["server", "--quiet", "--address"])
+                .arg(format!("127.0.0.1:{}", self.port))
+                .arg("--console-address")
+                .arg(format!("127.0.0.1:{}", free_port()))
+                .arg(&self.data)
+                .env("MINIO_ROOT_USER", &stack.access_key)
+                .env("MINIO_ROOT_PASSWORD", &stack.secret_key)
+                .env("MINIO_REGION", &stack.s3_region)
+                .env("MINIO_BROWSER", "off")
+                .env("MINIO_UPDATE", "off")
+                .stdout(Stdio::null())
+                .stderr(log),
+            "minio",
+        );
         self.child = Some(child);
         // `ready`, not `live`: MinIO is live before its object layer is up, and answers 503 to
         // the bucket's creation until then (seen in faults::s3_down_60s).
@@ -249,7 +249,7 @@ pub struct PrivateKafka {
     pub port: u16,
     conf: PathBuf,
     log: PathBuf,
-    child: Option<Child>,
+    child: Option<Proc>,
 }
 
 fn kafka_classpath() -> String {
@@ -327,19 +327,20 @@ impl PrivateKafka {
     pub fn resume(&mut self) {
         let log = std::fs::File::create(&self.log).expect("kafka log");
         let log4j = repo_root().join("tests/stack/kafka/server-log4j.properties");
-        let child = Command::new("java")
-            .args(["-Xms128m", "-Xmx384m", "-Djava.awt.headless=true"])
-            .arg(format!("-Dlog4j.configuration=file:{}", log4j.display()))
-            .arg(format!(
-                "-Dkafka.logs.dir={}",
-                self.log.parent().unwrap_or(Path::new("/tmp")).display()
-            ))
-            .args(["-cp", &kafka_classpath(), "kafka.Kafka"])
-            .arg(&self.conf)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("kafka starts");
+        let child = Proc::spawn(
+            Command::new("java")
+                .args(["-Xms128m", "-Xmx384m", "-Djava.awt.headless=true"])
+                .arg(format!("-Dlog4j.configuration=file:{}", log4j.display()))
+                .arg(format!(
+                    "-Dkafka.logs.dir={}",
+                    self.log.parent().unwrap_or(Path::new("/tmp")).display()
+                ))
+                .args(["-cp", &kafka_classpath(), "kafka.Kafka"])
+                .arg(&self.conf)
+                .stdout(Stdio::null())
+                .stderr(log),
+            "kafka",
+        );
         self.child = Some(child);
         let port = self.port;
         wait_for("private Kafka to listen", Duration::from_secs(120), || {
@@ -407,4 +408,80 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, throttle: Option<(u64, Arc<Atomi
         }
     }
     let _ = to.shutdown(Shutdown::Write);
+}
+
+/// A TCP relay to `127.0.0.1:upstream` that can wedge the connections open at a moment: from
+/// [`wedge`](Self::wedge) on they stay open but pass no byte either way, for good, as behind
+/// a stuck server thread or a middlebox that lost its state without resetting. Connections
+/// made later pass normally.
+pub struct WedgeRelay {
+    pub port: u16,
+    /// Connections accepted so far, numbered from 0.
+    accepted: Arc<std::sync::atomic::AtomicU64>,
+    /// Connections with a number below this are wedged.
+    wedge_below: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl WedgeRelay {
+    pub fn start(upstream: u16) -> WedgeRelay {
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::AtomicU64;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind relay");
+        let port = listener.local_addr().expect("relay address").port();
+        let accepted = Arc::new(AtomicU64::new(0));
+        let wedge_below = Arc::new(AtomicU64::new(0));
+        let (count, below) = (Arc::clone(&accepted), Arc::clone(&wedge_below));
+        thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else {
+                    continue;
+                };
+                let n = count.fetch_add(1, Ordering::SeqCst);
+                let (b1, b2) = (Arc::clone(&below), Arc::clone(&below));
+                thread::spawn(move || wedgeable_pipe(client, server, n, &b1));
+                thread::spawn(move || wedgeable_pipe(s2, c2, n, &b2));
+            }
+        });
+        WedgeRelay {
+            port,
+            accepted,
+            wedge_below,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Wedges every connection accepted so far (at its next byte).
+    pub fn wedge(&self) {
+        self.wedge_below
+            .store(self.accepted.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+}
+
+fn wedgeable_pipe(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    n: u64,
+    wedge_below: &std::sync::atomic::AtomicU64,
+) {
+    use std::io::{Read, Write};
+    let mut buf = [0u8; 16 * 1024];
+    while let Ok(read) = from.read(&mut buf) {
+        if n < wedge_below.load(Ordering::SeqCst) {
+            // Hold both sockets open and pass nothing, for as long as the test runs.
+            loop {
+                thread::sleep(Duration::from_secs(3600));
+            }
+        }
+        if read == 0 || to.write_all(&buf[..read]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
 }

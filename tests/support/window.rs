@@ -21,9 +21,10 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 
-use crate::desktop::{Desktop, Proc};
+use crate::desktop::Desktop;
+use crate::process::Proc;
 use crate::servers::free_port;
-use crate::{bin, repo_root};
+use crate::{bin, repo_root, tail};
 
 /// One event in the list. The UI's contract with these tests: each event is one element that
 /// matches this selector and carries the event's id in [`EVENT_ID_ATTR`].
@@ -100,11 +101,6 @@ pub struct AppWindow {
 
 fn listening(port: u16) -> bool {
     TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300)).is_ok()
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// The environment of the app under test: this desktop's display and bus, a private home in
