@@ -79,7 +79,7 @@ impl Stack {
             .split_once("://")
             .map_or(self.s3_endpoint.as_str(), |(_, h)| h)
             .trim_end_matches('/');
-        port_open(&self.kafka_bootstrap) && port_open(s3_host)
+        listening(&self.kafka_bootstrap) && listening(s3_host)
     }
 
     pub fn kafka(&self) -> KafkaSettings {
@@ -101,7 +101,8 @@ impl Stack {
     }
 }
 
-fn port_open(host_port: &str) -> bool {
+/// Whether something accepts connections at `host_port` (`host:port`) right now.
+pub fn listening(host_port: &str) -> bool {
     host_port
         .to_socket_addrs()
         .map(|mut addrs| {

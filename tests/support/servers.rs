@@ -35,10 +35,6 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-fn listening(port: u16) -> bool {
-    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300)).is_ok()
-}
-
 /// A camera as IP cameras are: GStreamer's RTSP server (`tests/stack/rtsp-server`) serving an
 /// H.264 MP4's packets in real time, or a live scene, behind basic authentication.
 pub struct RtspCamera {
@@ -120,7 +116,7 @@ impl RtspCamera {
         let port = self.port;
         let log = self.log.clone();
         wait_for("the RTSP server to listen", Duration::from_secs(30), || {
-            listening(port).then_some(())
+            crate::listening(&format!("127.0.0.1:{port}")).then_some(())
         });
         assert!(
             self.child.as_mut().is_some_and(Proc::running),
@@ -344,7 +340,7 @@ impl PrivateKafka {
         self.child = Some(child);
         let port = self.port;
         wait_for("private Kafka to listen", Duration::from_secs(120), || {
-            listening(port).then_some(())
+            crate::listening(&format!("127.0.0.1:{port}")).then_some(())
         });
     }
 

@@ -11,7 +11,6 @@
 
 use std::fs::File;
 use std::future::Future;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -97,10 +96,6 @@ pub struct AppWindow {
     desktop: Desktop,
     log: PathBuf,
     dir: PathBuf,
-}
-
-fn listening(port: u16) -> bool {
-    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300)).is_ok()
 }
 
 /// The environment of the app under test: this desktop's display and bus, a private home in
@@ -240,7 +235,9 @@ impl AppWindow {
                 if !driver.running() {
                     break Err("tauri-driver exited");
                 }
-                if listening(port) && listening(native_port) {
+                if crate::listening(&format!("127.0.0.1:{port}"))
+                    && crate::listening(&format!("127.0.0.1:{native_port}"))
+                {
                     break Ok(());
                 }
                 if Instant::now() > deadline {
