@@ -1,4 +1,4 @@
-//! The ksqlDB response parser (`src-tauri/src/source/ksqldb/wire.rs`) on arbitrary bodies cut
+//! The ksqlDB response parser (`ksqldb::wire`, `ksqldb/src/wire.rs`) on arbitrary bodies cut
 //! into reads at points the fuzzer chooses: it never panics, and the frames (and whether and
 //! where it fails on an overlong line) do not depend on the cuts: the same as the body fed in
 //! one read, and as fed byte by byte.
@@ -7,19 +7,11 @@
 //! 15 give a limit of 8 to 120 bytes, so that small inputs reach it; else the real one); then
 //! two bytes per cut (little-endian offsets, taken modulo the body's length + 1); the rest is
 //! the body. `scripts/fuzz` seeds the corpus with the wire specification's bodies behind a 0.
-//!
-//! wire.rs is included by path: it uses only serde_json and thiserror, and building the whole
-//! desktop crate (Tauri, WebKitGTK, rdkafka) with sanitizers for it would be out of proportion.
 
 #![no_main]
 
+use ksqldb::wire::{Frame, Parser, WireError, MAX_LINE_BYTES};
 use libfuzzer_sys::fuzz_target;
-
-#[path = "../../src-tauri/src/source/ksqldb/wire.rs"]
-#[allow(dead_code)]
-mod wire;
-
-use wire::{Frame, Parser, WireError, MAX_LINE_BYTES};
 
 #[derive(Debug, PartialEq)]
 struct Outcome {

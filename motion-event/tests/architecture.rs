@@ -116,3 +116,8 @@ fn the_shared_crate_stays_small() {
 fn the_edge_node_never_depends_on_the_desktop_stack() {
     assert_free_of("edge-node", &["tauri", "sqlx", "rodio", "notify-rust"]);
 }
+
+#[test]
+fn the_ksqldb_client_never_depends_on_the_desktop_stack() {
+    assert_free_of("ksqldb", &["tauri", "sqlx"]);
+}

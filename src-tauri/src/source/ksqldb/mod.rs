@@ -25,33 +25,36 @@
 //! minute a pull query checks it; if it finds events the push query never delivered, or no
 //! answer comes, the push query is closed (`/close-query`, so the server frees it even when
 //! the connection is stuck) and the connection starts again. Every end of the push stream
-//! (error object, completion, broken body) does too, after a capped, jittered backoff. This
-//! module does not know about windows or notifications.
+//! (error object, completion, broken body) does too, after a capped, jittered backoff.
+//!
+//! The client (wire format, queries, statements) is the `ksqldb` crate, re-exported here. This
+//! module decides when to connect, check, close, catch up and wait, in `follow.rs`: a state
+//! machine with no IO whose every transition is unit-tested. [`run`] drives it: it does the
+//! requests, cache writes, timers and reports the machine asks for, and feeds back what came
+//! of them. This module does not know about windows or notifications.
 
-pub mod apply;
-mod client;
-mod error;
-pub mod query;
-mod rows;
+mod follow;
 pub mod search;
-pub mod wire;
 
+use std::pin::Pin;
 use std::time::Duration;
 
+pub use ksqldb::{apply, query, wire};
+pub use ksqldb::{parse_base_url, root_certificates, Client, KsqlDbError, StreamName};
+use ksqldb::{OffsetReset, QueryStream, Row};
 use motion_event::backoff::Backoff;
 use motion_event::settings::Secret;
 use motion_event::{DeviceStatus, MotionEvent};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
-use crate::cache::{Cache, Newest};
-pub use client::{parse_base_url, root_certificates, Client};
-pub use error::KsqlDbError;
-use query::OffsetReset;
-pub use query::StreamName;
+use crate::cache::{Cache, CacheError, Newest};
+use follow::{Action, End, Input, State};
 
 use super::{Report, Update, MAX_BACKOFF, MIN_BACKOFF};
 
+/// Every request's `User-Agent`: this program and its version.
+pub(crate) const USER_AGENT: &str = concat!("motion-in-motion/", env!("CARGO_PKG_VERSION"));
 /// How far before the newest cached event the push query starts reading. `ROWTIME` is when a
 /// record was written, which is later than the event's own time (a `clip_ready` comes a clip's
 /// length after), and cameras' clocks differ from this machine's; re-reading a little is free.
@@ -62,10 +65,6 @@ const BACKFILL_OVERLAP: Duration = Duration::from_secs(10 * 60);
 /// day; one that is wrong by more than this is wrong by days, which no margin covers. Every
 /// connection re-reads this much, so it stays small.
 const CLOCK_ALLOWANCE: Duration = Duration::from_secs(10 * 60);
-/// Connections in a row that ended without changing the cache before a pull query catches the
-/// cache up instead. Each push query re-reads from `since` first; a server or proxy that keeps
-/// cutting connections sooner than that re-read takes would otherwise make no progress at all.
-const STALLED_CONNECTIONS: u32 = 3;
 /// How far back the heartbeats' push query reads: the latest heartbeat of each camera is in
 /// there, so the devices table is right at once, without replaying days of heartbeats.
 const STATUS_LOOKBACK: Duration = Duration::from_secs(10 * 60);
@@ -104,8 +103,22 @@ impl KsqlDbSettings {
     /// A client for this server; fails on a bad URL or CA file, without connecting.
     pub fn client(&self) -> Result<Client, KsqlDbError> {
         let base = parse_base_url(&self.url, self.credentials.is_some())?;
-        Client::new(base, self.credentials.clone(), self.ca_file.as_deref())
+        Client::new(
+            USER_AGENT,
+            base,
+            self.credentials.clone(),
+            self.ca_file.as_deref(),
+        )
     }
+}
+
+/// What ends a connection early besides the server: the cache.
+#[derive(Debug, thiserror::Error)]
+enum SourceError {
+    #[error(transparent)]
+    KsqlDb(#[from] KsqlDbError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
 }
 
 /// Follows the stream until the task is dropped, reporting cache changes and the connection's
@@ -128,48 +141,272 @@ pub async fn run(
     };
     report.target = format!("ksqlDB at {}", client.base());
     tracing::info!(url = %client.base(), stream = %settings.stream, "following ksqlDB");
-    let mut backoff = Backoff::spread(MIN_BACKOFF, MAX_BACKOFF);
-    let mut stalled = 0u32;
+    let mut follower = Follower::new(&client, &settings.stream, &cache, &report);
+    let (mut state, mut actions) = follow::start();
     loop {
-        let started = Instant::now();
-        let mut progress = Progress::default();
-        report.connecting();
-        let problem = match follow(&client, &settings.stream, &cache, &report, &mut progress).await
-        {
-            Ok(reason) => {
-                tracing::info!(%reason, rows = progress.rows, changed = progress.changed, "push query ended; reconnecting");
-                format!("the push query ended ({reason})")
+        let mut input = None;
+        for action in actions {
+            input = follower.act(action).await;
+            if input.is_some() {
+                // What came of it decides what follows: the rest of the batch is not done.
+                break;
             }
-            Err(err) => {
-                tracing::warn!(%err, rows = progress.rows, changed = progress.changed, "ksqlDB source interrupted; reconnecting");
-                err.to_string()
-            }
-        };
-        let healthy = started.elapsed() >= HEALTHY_SESSION;
-        if progress.rows > 0 || healthy {
-            backoff.reset();
         }
-        stalled = if progress.changed > 0 || healthy {
-            0
-        } else {
-            stalled + 1
+        let input = match input {
+            Some(input) => input,
+            None => follower.listen(&state).await,
         };
-        if stalled >= STALLED_CONNECTIONS {
-            stalled = 0;
-            match catch_up(&client, &settings.stream, &cache, &report).await {
-                Ok(rows) => tracing::info!(
-                    rows,
-                    "push queries kept ending early; a pull query caught the cache up"
-                ),
-                Err(err) => {
-                    tracing::warn!(%err, "push queries keep ending early, and a pull query to catch up failed")
+        (state, actions) = follow::transition(state, input);
+    }
+}
+
+/// Does what the follower's state machine asks, and turns what happens into its inputs.
+struct Follower<'a> {
+    client: &'a Client,
+    stream: &'a StreamName,
+    cache: &'a Cache,
+    report: &'a Report<'a>,
+    backoff: Backoff,
+    /// When the current connection began.
+    started: Instant,
+    push: Option<QueryStream<MotionEvent>>,
+    check: Option<Check>,
+    /// Rows that were read but could not be stored: counted first, then this ends the
+    /// connection.
+    failure: Option<String>,
+    /// The quiet minute, while live.
+    probe: Pin<Box<Sleep>>,
+    /// The liveness check's deadline, while checking.
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl<'a> Follower<'a> {
+    fn new(
+        client: &'a Client,
+        stream: &'a StreamName,
+        cache: &'a Cache,
+        report: &'a Report<'a>,
+    ) -> Self {
+        Follower {
+            client,
+            stream,
+            cache,
+            report,
+            backoff: Backoff::spread(MIN_BACKOFF, MAX_BACKOFF),
+            started: Instant::now(),
+            push: None,
+            check: None,
+            failure: None,
+            probe: Box::pin(tokio::time::sleep(LIVENESS_PROBE)),
+            deadline: Box::pin(tokio::time::sleep(PROBE_TIMEOUT)),
+        }
+    }
+
+    fn ended(&self, end: End) -> Input {
+        Input::Ended {
+            end,
+            lasted: self.started.elapsed(),
+        }
+    }
+
+    /// Does `action`; the input it gives, if any (see [`Action`]).
+    async fn act(&mut self, action: Action) -> Option<Input> {
+        match action {
+            Action::Connect => {
+                self.started = Instant::now();
+                self.report.connecting();
+                return Some(match self.connect().await {
+                    Ok(since) => Input::Started { since },
+                    Err(err) => self.ended(End::Failed(err.to_string())),
+                });
+            }
+            Action::ReportLive { since } => {
+                self.report.live();
+                if let Some(push) = &self.push {
+                    tracing::info!(
+                        endpoint = push.endpoint().path(),
+                        query_id = push.query_id().unwrap_or("?"),
+                        since_ms = since,
+                        "push query running"
+                    );
                 }
             }
+            Action::ArmProbe => self.probe.as_mut().reset(Instant::now() + LIVENESS_PROBE),
+            Action::StartCheck => {
+                let since = match self.cache.newest().await {
+                    Ok(newest) => backfill_since(newest),
+                    Err(err) => return Some(self.ended(End::Failed(err.to_string()))),
+                };
+                tracing::debug!(
+                    since_ms = since,
+                    "quiet push query: checking it with a pull query"
+                );
+                self.deadline.as_mut().reset(Instant::now() + PROBE_TIMEOUT);
+                self.check = Some(Check::start(
+                    self.client.clone(),
+                    self.stream.clone(),
+                    since,
+                ));
+            }
+            Action::EndCheck { rows, found } => {
+                tracing::debug!(rows, found, "liveness check done");
+                self.check = None;
+            }
+            Action::Cover { since } => {
+                if let Err(err) = self.cover(since).await {
+                    return Some(self.ended(End::Failed(err.to_string())));
+                }
+            }
+            Action::Close => {
+                if let Some(push) = &self.push {
+                    close(self.client, push).await;
+                }
+                return Some(Input::Closed {
+                    lasted: self.started.elapsed(),
+                });
+            }
+            Action::Disconnect { end, rows, changed } => {
+                self.check = None;
+                self.push = None;
+                self.failure = None;
+                match end {
+                    End::Completed(reason) => {
+                        tracing::info!(%reason, rows, changed, "push query ended; reconnecting");
+                    }
+                    End::Failed(err) => {
+                        tracing::warn!(%err, rows, changed, "ksqlDB source interrupted; reconnecting");
+                    }
+                }
+            }
+            Action::ResetBackoff => self.backoff.reset(),
+            Action::CatchUp => {
+                match catch_up(self.client, self.stream, self.cache, self.report).await {
+                    Ok(rows) => tracing::info!(
+                        rows,
+                        "push queries kept ending early; a pull query caught the cache up"
+                    ),
+                    Err(err) => {
+                        tracing::warn!(%err, "push queries keep ending early, and a pull query to catch up failed")
+                    }
+                }
+                return Some(Input::CaughtUp);
+            }
+            Action::Wait { problem } => {
+                let delay = self.backoff.next_wait();
+                self.report.retrying(&problem, delay);
+                tracing::debug!(?delay, "waiting before reconnecting to ksqlDB");
+                tokio::time::sleep(delay).await;
+                return Some(Input::Waited);
+            }
         }
-        let delay = backoff.next_wait();
-        report.retrying(&problem, delay);
-        tracing::debug!(?delay, "waiting before reconnecting to ksqlDB");
-        tokio::time::sleep(delay).await;
+        None
+    }
+
+    /// Notes `since` from the cache, then starts the push query from it; returns once the
+    /// server created it (its header came).
+    async fn connect(&mut self) -> Result<i64, SourceError> {
+        // Noted before the push query exists, so nothing it could miss is newer than this.
+        let since = push_since(self.cache.newest().await?, now_ms());
+        let mut push = self
+            .client
+            .query::<MotionEvent>(
+                "push",
+                &query::push_query(self.stream, Some(since)),
+                OffsetReset::Earliest,
+            )
+            .await?;
+        push.header().await?;
+        self.push = Some(push);
+        Ok(since)
+    }
+
+    /// A complete scan found nothing missing: the push query has caught up, so the cache
+    /// holds everything from `since` on (History asks the server only about what is older).
+    async fn cover(&self, since: i64) -> Result<(), CacheError> {
+        let covered = self.cache.covered_from().await?;
+        let from = covered.map_or(since, |c| c.min(since));
+        if covered != Some(from) {
+            self.cache.set_covered_from(from).await?;
+            tracing::info!(
+                covered_from_ms = from,
+                "the cache holds the stream from here on"
+            );
+        }
+        Ok(())
+    }
+
+    /// Waits for what happens next on the connection: rows, applied as they come; while
+    /// `Live`, the quiet minute; while `Checking`, the check's news or its deadline.
+    async fn listen(&mut self, state: &State) -> Input {
+        if let Some(err) = self.failure.take() {
+            return self.ended(End::Failed(err));
+        }
+        let checking = matches!(state, State::Checking { .. });
+        let started = self.started;
+        let ended = |end| Input::Ended {
+            end,
+            lasted: started.elapsed(),
+        };
+        let Follower {
+            push,
+            check,
+            failure,
+            probe,
+            deadline,
+            cache,
+            report,
+            ..
+        } = self;
+        let Some(push) = push.as_mut() else {
+            // Not connected: the machine never waits here (its tests check it).
+            return std::future::pending().await;
+        };
+        loop {
+            tokio::select! {
+                events = push.next_rows() => {
+                    let events = match events {
+                        Ok(Some(events)) => events,
+                        Ok(None) => return ended(End::Completed(push.end_reason().to_owned())),
+                        Err(err) => return ended(End::Failed(err.to_string())),
+                    };
+                    if events.is_empty() {
+                        continue;
+                    }
+                    let rows = events.len() as u64;
+                    let changed = match apply(cache, &events, report).await {
+                        Ok(changed) => changed,
+                        Err(err) => {
+                            // The rows were delivered all the same.
+                            *failure = Some(err.to_string());
+                            0
+                        }
+                    };
+                    return Input::Rows { rows, changed };
+                }
+                () = probe.as_mut(), if !checking => return Input::Quiet,
+                () = deadline.as_mut(), if checking => return Input::CheckTimedOut,
+                msg = async {
+                    match check.as_mut() {
+                        Some(c) => c.rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                }, if checking => return match msg {
+                    Some(CheckMsg::Events(events)) => match apply(cache, &events, report).await {
+                        Ok(changed) => Input::CheckRows { changed },
+                        Err(err) => ended(End::Failed(err.to_string())),
+                    },
+                    Some(CheckMsg::Done(rows)) => Input::CheckDone { rows },
+                    Some(CheckMsg::Failed(err)) => ended(End::Failed(err.to_string())),
+                    None => ended(End::Failed(
+                        KsqlDbError::Protocol {
+                            query: "liveness check",
+                            reason: "the check's task stopped without a result".into(),
+                        }
+                        .to_string(),
+                    )),
+                },
+            }
+        }
     }
 }
 
@@ -251,15 +488,6 @@ fn push_since(newest: Option<Newest>, now_ms: i64) -> i64 {
     }
 }
 
-/// What one connection brought.
-#[derive(Debug, Default)]
-struct Progress {
-    /// Rows the push query delivered.
-    rows: u64,
-    /// Cached events those rows changed (a re-read row changes nothing).
-    changed: u64,
-}
-
 /// A pull query from the cache's watermark, applied as it comes: the cache catches up even
 /// when no push query lives long enough to. Returns the rows read.
 async fn catch_up(
@@ -267,7 +495,7 @@ async fn catch_up(
     stream: &StreamName,
     cache: &Cache,
     report: &Report<'_>,
-) -> Result<u64, KsqlDbError> {
+) -> Result<u64, SourceError> {
     let since = backfill_since(cache.newest().await?);
     let mut pull = pull_since(client, stream, since, "catch-up").await?;
     let mut rows = 0u64;
@@ -285,7 +513,7 @@ async fn catch_up(
             }
             Ok(None) => break Ok(rows),
             // What arrived before the break is kept.
-            Err(err) => break Err(err),
+            Err(err) => break Err(err.into()),
         }
     };
     if !batch.is_empty() {
@@ -302,7 +530,7 @@ async fn pull_since(
     stream: &StreamName,
     since: i64,
     label: &'static str,
-) -> Result<client::QueryStream<MotionEvent>, KsqlDbError> {
+) -> Result<QueryStream<MotionEvent>, KsqlDbError> {
     // The server reads stream pull queries from the earliest offset whatever is asked (§7).
     Ok(client
         .query(
@@ -314,119 +542,10 @@ async fn pull_since(
         .quiet())
 }
 
-/// One connection: the push query from `since`, applied as it comes, until its stream ends.
-/// Returns why it ended normally; errors are every other way it can end.
-async fn follow(
-    client: &Client,
-    stream: &StreamName,
-    cache: &Cache,
-    report: &Report<'_>,
-    progress: &mut Progress,
-) -> Result<String, KsqlDbError> {
-    // Noted before the push query exists, so nothing it could miss is newer than this.
-    let since = push_since(cache.newest().await?, now_ms());
-    let mut push = client
-        .query::<MotionEvent>(
-            "push",
-            &query::push_query(stream, Some(since)),
-            OffsetReset::Earliest,
-        )
-        .await?;
-    push.header().await?;
-    report.live();
-    tracing::info!(
-        endpoint = push.endpoint().path(),
-        query_id = push.query_id().unwrap_or("?"),
-        since_ms = since,
-        "push query running"
-    );
-
-    let probe = tokio::time::sleep(LIVENESS_PROBE);
-    tokio::pin!(probe);
-    // A liveness check is running, and how many events it brought that the push query had not.
-    let mut check: Option<Check> = None;
-    let mut found = 0u64;
-    let check_deadline = tokio::time::sleep(PROBE_TIMEOUT);
-    tokio::pin!(check_deadline);
-    loop {
-        tokio::select! {
-            events = push.next_rows() => {
-                let Some(events) = events? else {
-                    return Ok(push.end_reason().to_owned());
-                };
-                if events.is_empty() {
-                    continue;
-                }
-                progress.rows += events.len() as u64;
-                progress.changed += apply(cache, &events, report).await?;
-                probe.as_mut().reset(Instant::now() + LIVENESS_PROBE);
-            }
-            () = &mut probe, if check.is_none() => {
-                let since = backfill_since(cache.newest().await?);
-                tracing::debug!(since_ms = since, "quiet push query: checking it with a pull query");
-                found = 0;
-                check_deadline.as_mut().reset(Instant::now() + PROBE_TIMEOUT);
-                check = Some(Check::start(client.clone(), stream.clone(), since));
-            }
-            () = &mut check_deadline, if check.is_some() => {
-                close(client, &push).await;
-                return Err(KsqlDbError::Protocol {
-                    query: "push",
-                    reason: format!(
-                        "it went silent, and a pull query to check it got no answer in {} s",
-                        PROBE_TIMEOUT.as_secs()
-                    ),
-                });
-            }
-            msg = async {
-                match check.as_mut() {
-                    Some(b) => b.rx.recv().await,
-                    None => std::future::pending().await,
-                }
-            } => match msg {
-                Some(CheckMsg::Events(events)) => {
-                    found += apply(cache, &events, report).await?;
-                }
-                Some(CheckMsg::Done(rows)) => {
-                    tracing::debug!(rows, found, "liveness check done");
-                    check = None;
-                    if found > 0 {
-                        close(client, &push).await;
-                        return Err(KsqlDbError::Protocol {
-                            query: "push",
-                            reason: format!(
-                                "it went silent: a pull query found {found} new events it \
-                                 never delivered"
-                            ),
-                        });
-                    }
-                    // A complete scan found nothing missing: the push query has caught up,
-                    // so the cache holds everything from `since` on (History asks the server
-                    // only about what is older).
-                    let covered = cache.covered_from().await?;
-                    let from = covered.map_or(since, |c| c.min(since));
-                    if covered != Some(from) {
-                        cache.set_covered_from(from).await?;
-                        tracing::info!(covered_from_ms = from, "the cache holds the stream from here on");
-                    }
-                    probe.as_mut().reset(Instant::now() + LIVENESS_PROBE);
-                }
-                Some(CheckMsg::Failed(err)) => return Err(err),
-                None => {
-                    return Err(KsqlDbError::Protocol {
-                        query: "liveness check",
-                        reason: "the check's task stopped without a result".into(),
-                    })
-                }
-            },
-        }
-    }
-}
-
 /// Closes a push query being given up on while its connection is still open: through a stuck
 /// proxy, dropping the connection may never reach the server, which would keep the query (and
 /// a slot of its push-query limit) running. Best effort, bounded in time.
-async fn close<T: rows::Row>(client: &Client, push: &client::QueryStream<T>) {
+async fn close<T: Row>(client: &Client, push: &QueryStream<T>) {
     let Some(id) = push.query_id() else {
         return;
     };
@@ -442,7 +561,7 @@ async fn apply(
     cache: &Cache,
     events: &[MotionEvent],
     report: &Report<'_>,
-) -> Result<u64, KsqlDbError> {
+) -> Result<u64, CacheError> {
     let changed = cache.apply(events, &[]).await?;
     report.changed(changed);
     Ok(changed)

@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value};
 
-use super::error::KsqlDbError;
+use crate::error::KsqlDbError;
 
 /// The seed's stream over the `ksql_motion_events` topic.
 pub const DEFAULT_STREAM: &str = "MOTION_STREAM";

@@ -1,8 +1,6 @@
 //! Everything that can go wrong talking to ksqlDB. Messages name the server, endpoint or
 //! setting at fault; none carries a credential (the URL is refused if it holds one).
 
-use crate::cache::CacheError;
-
 #[derive(Debug, thiserror::Error)]
 pub enum KsqlDbError {
     #[error("ksqlDB URL {url:?} {reason}")]
@@ -48,6 +46,4 @@ pub enum KsqlDbError {
     },
     #[error("the {query} query's response is not what ksqlDB sends: {reason}")]
     Protocol { query: &'static str, reason: String },
-    #[error(transparent)]
-    Cache(#[from] CacheError),
 }

@@ -11,18 +11,19 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::client::Client;
-use super::error::KsqlDbError;
+use crate::client::Client;
+use crate::error::KsqlDbError;
+use crate::query::{quote_identifier, DEFAULT_STREAM};
 
 /// The statement files, in the order they must run.
 pub const BUILT_IN: &[(&str, &str)] = &[
     (
         "01_motion_stream.sql",
-        include_str!("../../../../ksql/01_motion_stream.sql"),
+        include_str!("../../ksql/01_motion_stream.sql"),
     ),
     (
         "02_device_status.sql",
-        include_str!("../../../../ksql/02_device_status.sql"),
+        include_str!("../../ksql/02_device_status.sql"),
     ),
 ];
 
@@ -268,7 +269,7 @@ async fn compare_existing(client: &Client, statement: &str) -> (Vec<String>, Opt
     };
     // EXTENDED reports the topic's partitions (plain DESCRIBE says 0); a server that refuses
     // it is asked without.
-    let name = super::query::quote_identifier(&ours.name);
+    let name = quote_identifier(&ours.name);
     let answer = match client
         .statement(&format!("DESCRIBE {name} EXTENDED;"))
         .await
@@ -297,7 +298,7 @@ async fn compare_existing(client: &Client, statement: &str) -> (Vec<String>, Opt
             None,
         );
     };
-    let followable = (ours.name == super::query::DEFAULT_STREAM).then(|| can_follow(&theirs));
+    let followable = (ours.name == DEFAULT_STREAM).then(|| can_follow(&theirs));
     (differences(&ours, &theirs), followable)
 }
 
