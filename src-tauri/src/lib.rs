@@ -9,6 +9,7 @@ pub mod cache;
 mod cli;
 pub mod clips;
 mod commands;
+pub mod controller;
 mod ipc;
 pub mod notify;
 mod paths;

@@ -1,6 +1,7 @@
 //! Everything that runs without a window: the event source into the cache, device heartbeats,
 //! desktop alerts and retention. `sync` runs it headless; the window runs the same service and
 //! forwards its updates to the UI. Stopping it (drop) stops all of its tasks.
+//! It does not read settings files or keyrings: its owner hands it a [`ServiceConfig`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,12 +11,25 @@ use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinHandle};
 
 use crate::cache::Cache;
-use crate::notify::{self, Feed, Notifier, NotifySettings, OpenHook};
+use crate::notify::{self, Feed, Notifier, NotifyError, NotifySettings, OpenHook};
+use crate::settings::Settings;
 use crate::source::ksqldb::KsqlDbError;
 use crate::source::{self, EventSource, SourceStatus, Update};
 
 /// How often old events are looked for when a retention is set.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// Why the service did not start, or stopped by itself. Both keep their cause's message:
+/// the owner says what it was doing.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Desktop alerts could not start.
+    #[error(transparent)]
+    Alerts(#[from] NotifyError),
+    /// The event source's settings cannot work.
+    #[error(transparent)]
+    Source(#[from] KsqlDbError),
+}
 
 /// What to run.
 pub struct ServiceConfig {
@@ -25,6 +39,22 @@ pub struct ServiceConfig {
     pub alerts: Option<(NotifySettings, OpenHook)>,
     /// Delete cached events older than this many days; 0 keeps everything.
     pub retention_days: u32,
+}
+
+impl ServiceConfig {
+    /// The service the app's settings ask for, following `source` (the settings' own, or one
+    /// given on the command line); alerts only with an `on_open` hook to give them.
+    pub fn from_settings(
+        settings: &Settings,
+        source: Option<EventSource>,
+        on_open: Option<OpenHook>,
+    ) -> ServiceConfig {
+        ServiceConfig {
+            source,
+            alerts: on_open.map(|hook| (settings.alerts.clone(), hook)),
+            retention_days: settings.retention_days,
+        }
+    }
 }
 
 /// What the service reports to its owner.
@@ -38,7 +68,7 @@ pub enum ServiceUpdate {
 
 /// A running service.
 pub struct Service {
-    main: JoinHandle<Result<(), KsqlDbError>>,
+    main: JoinHandle<Result<(), ServiceError>>,
     notifier: Option<Notifier>,
 }
 
@@ -49,7 +79,7 @@ impl Service {
         cache: Cache,
         config: ServiceConfig,
         on_update: impl Fn(ServiceUpdate) + Send + Sync + 'static,
-    ) -> Result<Service, notify::NotifyError> {
+    ) -> Result<Service, ServiceError> {
         let feed = match config.alerts {
             Some((settings, on_open)) => Some(Feed::start(&cache, settings, on_open).await?),
             None => None,
@@ -71,7 +101,7 @@ impl Service {
     }
 
     /// Waits until the service ends by itself: only when the source's settings cannot work.
-    pub async fn finished(&mut self) -> Result<(), KsqlDbError> {
+    pub async fn finished(&mut self) -> Result<(), ServiceError> {
         match (&mut self.main).await {
             Ok(result) => result,
             // Aborted or panicked: the panic was already reported by the runtime.
@@ -109,7 +139,7 @@ async fn run(
     mut feed: Option<Feed>,
     retention_days: u32,
     on_update: Arc<dyn Fn(ServiceUpdate) + Send + Sync>,
-) -> Result<(), KsqlDbError> {
+) -> Result<(), ServiceError> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Input>();
     let mut tasks = Tasks(Vec::new());
     let mut source_task = match source {
@@ -179,7 +209,7 @@ async fn run(
                 }
             } => {
                 return match result {
-                    Ok(result) => result,
+                    Ok(result) => result.map_err(ServiceError::from),
                     Err(_) => Ok(()),
                 };
             }
@@ -209,6 +239,31 @@ mod tests {
     use super::*;
     use motion_event::{EventKind, MotionEvent};
     use std::sync::Mutex;
+
+    #[test]
+    fn the_config_takes_alerts_and_retention_from_the_settings() {
+        let mut settings = Settings {
+            retention_days: 30,
+            ..Settings::default()
+        };
+        settings.alerts.hold_off_s = 5;
+        let hook: OpenHook = Arc::new(|_| {});
+        let with_alerts = ServiceConfig::from_settings(&settings, None, Some(hook));
+        assert_eq!(with_alerts.retention_days, 30);
+        assert!(with_alerts.source.is_none());
+        assert_eq!(
+            with_alerts.alerts.map(|(alerts, _)| alerts),
+            Some(settings.alerts.clone())
+        );
+
+        let kafka = motion_event::settings::KafkaSettings::plaintext("kafka:9092");
+        let quiet = ServiceConfig::from_settings(&settings, Some(EventSource::Kafka(kafka)), None);
+        assert!(quiet.alerts.is_none(), "no hook, no alerts");
+        assert!(matches!(
+            quiet.source,
+            Some(EventSource::Kafka(k)) if k.bootstrap_servers == "kafka:9092"
+        ));
+    }
 
     #[tokio::test]
     async fn without_a_source_it_says_so_and_still_applies_retention() {

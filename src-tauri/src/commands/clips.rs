@@ -24,12 +24,17 @@ pub struct ClipSource {
 }
 
 async fn event(state: &AppState, event_id: &str) -> Result<motion_event::MotionEvent, IpcError> {
-    state.cache.event(event_id).await?.ok_or_else(|| {
-        IpcError::new(
-            IpcErrorKind::NotFound,
-            format!("no event {event_id:?} in the cache"),
-        )
-    })
+    state
+        .controller
+        .cache()
+        .event(event_id)
+        .await?
+        .ok_or_else(|| {
+            IpcError::new(
+                IpcErrorKind::NotFound,
+                format!("no event {event_id:?} in the cache"),
+            )
+        })
 }
 
 #[tauri::command]
@@ -51,7 +56,7 @@ pub async fn open_clip(
             problem: None,
         });
     }
-    let (url, problem) = match state.urls().await.resolve(&event.url).await {
+    let (url, problem) = match state.controller.urls().await.resolve(&event.url).await {
         Ok(url) => (Some(url), None),
         Err(err) => (None, Some(err.to_string())),
     };
@@ -79,6 +84,7 @@ pub async fn cache_clip(
         ));
     }
     let url = state
+        .controller
         .urls()
         .await
         .resolve(&event.url)
@@ -137,6 +143,7 @@ pub async fn save_clip(state: State<'_, AppState>, event_id: String) -> Result<S
                 return Err(clip_error("the clip is not uploaded yet".into()));
             }
             let url = state
+                .controller
                 .urls()
                 .await
                 .resolve(&event.url)

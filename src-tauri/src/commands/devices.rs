@@ -38,9 +38,10 @@ pub async fn list_devices(
     state: State<'_, AppState>,
     today_start_ms: i64,
 ) -> Result<Vec<DeviceView>, IpcError> {
-    let activity = state.cache.camera_activity(today_start_ms).await?;
-    let mut heartbeats = state.cache.devices().await?;
-    let alerts = state.settings().await.alerts;
+    let cache = state.controller.cache();
+    let activity = cache.camera_activity(today_start_ms).await?;
+    let mut heartbeats = cache.devices().await?;
+    let alerts = state.controller.settings().await.alerts;
     let now = Utc::now().timestamp_millis();
     let mut out: Vec<DeviceView> = activity
         .into_iter()
@@ -113,6 +114,7 @@ pub async fn set_camera_muted(
     muted: bool,
 ) -> Result<NotifySettings, IpcError> {
     Ok(state
+        .controller
         .update_alerts(|a| {
             if muted {
                 a.muted_cameras.insert(device_id);
@@ -130,5 +132,5 @@ pub async fn snooze_alerts(
     state: State<'_, AppState>,
     snooze: Option<Snooze>,
 ) -> Result<NotifySettings, IpcError> {
-    Ok(state.snooze(snooze).await?)
+    Ok(state.controller.snooze(snooze).await?)
 }

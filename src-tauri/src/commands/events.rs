@@ -69,9 +69,9 @@ fn check_limit(limit: u32) -> Result<(), IpcError> {
 }
 
 async fn views(state: &AppState, events: Vec<MotionEvent>) -> Result<Vec<EventView>, IpcError> {
-    let urls = state.urls().await;
+    let urls = state.controller.urls().await;
     let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
-    let server_only = state.cache.server_only(&ids).await?;
+    let server_only = state.controller.cache().server_only(&ids).await?;
     let mut out = Vec::with_capacity(events.len());
     for event in events {
         let snapshot_src = match event.snapshot_url.as_deref().filter(|u| !u.is_empty()) {
@@ -98,7 +98,7 @@ pub async fn recent_events(
     limit: u32,
 ) -> Result<Vec<EventView>, IpcError> {
     check_limit(limit)?;
-    let events = state.cache.recent(limit).await?;
+    let events = state.controller.cache().recent(limit).await?;
     views(&state, events).await
 }
 
@@ -131,10 +131,10 @@ pub async fn search_events(
     query: HistoryQuery,
 ) -> Result<HistoryPage, IpcError> {
     let q = search_query(query)?;
-    let events = state.cache.search(&q).await?;
+    let events = state.controller.cache().search(&q).await?;
     let next = match events.last() {
         Some(last) if events.len() == q.limit as usize => Some(Cursor {
-            sort_ms: state.cache.sort_ms_of(&last.event_id).await?,
+            sort_ms: state.controller.cache().sort_ms_of(&last.event_id).await?,
             event_id: last.event_id.clone(),
         }),
         _ => None,
@@ -156,8 +156,8 @@ pub async fn search_server(
     query: HistoryQuery,
 ) -> Result<ServerSearch, IpcError> {
     let q = search_query(query)?;
-    let ksqldb = state.ksqldb().await;
-    Ok(search::search_server(&state.cache, ksqldb.as_ref(), &q).await?)
+    let ksqldb = state.controller.ksqldb().await;
+    Ok(search::search_server(state.controller.cache(), ksqldb.as_ref(), &q).await?)
 }
 
 /// One event, e.g. the one a notification asked to open.
@@ -167,7 +167,7 @@ pub async fn get_event(
     state: State<'_, AppState>,
     event_id: String,
 ) -> Result<EventView, IpcError> {
-    let Some(event) = state.cache.event(&event_id).await? else {
+    let Some(event) = state.controller.cache().event(&event_id).await? else {
         return Err(IpcError::new(
             IpcErrorKind::NotFound,
             format!("no event {event_id:?} in the cache"),
@@ -200,7 +200,8 @@ pub async fn event_counts(
         ));
     }
     Ok(state
-        .cache
+        .controller
+        .cache()
         .bucket_counts(from_ms, to_ms, bucket_ms, offset_ms)
         .await?)
 }

@@ -8,6 +8,8 @@ use std::time::Duration;
 use motion_event::settings::{KafkaSettings, S3Settings, Secret};
 use serde::Serialize;
 
+use crate::source::EventSource;
+
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The outcome, for the settings view and the command line.
@@ -35,6 +37,20 @@ impl CheckReport {
             target: target.to_owned(),
             detail,
         }
+    }
+}
+
+/// The event source, the way the app will follow it: ksqlDB's `/info`, or Kafka's metadata.
+pub async fn source(source: &EventSource) -> CheckReport {
+    match source {
+        EventSource::KsqlDb(settings) => {
+            let (key, secret) = match &settings.credentials {
+                Some((key, secret)) => (Some(key.as_str()), Some(secret)),
+                None => (None, None),
+            };
+            ksqldb(&settings.url, key, secret, settings.ca_file.as_deref()).await
+        }
+        EventSource::Kafka(settings) => kafka(settings).await,
     }
 }
 
@@ -307,6 +323,30 @@ mod tests {
         assert_eq!(report.detail, "ksqlDB 0.29.0, running");
         // base64("KEY:SECRET")
         assert_eq!(auth.recv().ok().as_deref(), Some("Basic S0VZOlNFQ1JFVA=="));
+    }
+
+    #[tokio::test]
+    async fn a_ksqldb_source_is_checked_with_its_own_credentials() -> Result<(), String> {
+        let (url, auth) = serve(
+            "200 OK",
+            r#"{"KsqlServerInfo":{"version":"0.29.0","serverStatus":"RUNNING"}}"#,
+        );
+        let stream =
+            crate::source::ksqldb::StreamName::parse(crate::source::ksqldb::query::DEFAULT_STREAM)
+                .map_err(|e| e.to_string())?;
+        let settings = crate::source::ksqldb::KsqlDbSettings {
+            url: format!("{url}/"),
+            credentials: Some(("KEY".into(), Secret::new("SECRET"))),
+            stream,
+            ca_file: None,
+        };
+        let report = source(&EventSource::KsqlDb(settings)).await;
+        assert_eq!(
+            report,
+            CheckReport::ok(&format!("ksqlDB at {url}"), "ksqlDB 0.29.0, running".into())
+        );
+        assert_eq!(auth.recv().ok().as_deref(), Some("Basic S0VZOlNFQ1JFVA=="));
+        Ok(())
     }
 
     #[tokio::test]

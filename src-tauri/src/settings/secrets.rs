@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use motion_event::settings::Secret;
+use serde::Deserialize;
 
 /// The keyring's service name for our entries.
 const SERVICE: &str = "motion-in-motion";
@@ -80,6 +81,74 @@ impl SecretStore for Keyring {
     }
 }
 
+/// New secrets: absent keeps the stored one, empty deletes it.
+#[derive(Debug, Clone, Default, Deserialize, specta::Type)]
+pub struct NewSecrets {
+    pub ksqldb_secret: Option<String>,
+    pub kafka_password: Option<String>,
+    pub s3_read_secret: Option<String>,
+}
+
+impl NewSecrets {
+    fn pairs(&self) -> [(SecretKind, Option<&String>); 3] {
+        [
+            (SecretKind::KsqldbSecret, self.ksqldb_secret.as_ref()),
+            (SecretKind::KafkaPassword, self.kafka_password.as_ref()),
+            (SecretKind::S3ReadSecret, self.s3_read_secret.as_ref()),
+        ]
+    }
+
+    /// Writes the given secrets to `store` (trimmed; empty deletes), leaving the others alone.
+    pub fn store(&self, store: &dyn SecretStore) -> Result<(), SecretError> {
+        for (kind, value) in self.pairs() {
+            match value.map(|v| v.trim()) {
+                None => {}
+                Some("") => store.delete(kind)?,
+                Some(v) => store.set(kind, &Secret::new(v))?,
+            }
+        }
+        Ok(())
+    }
+
+    /// These secrets over the `stored` ones, for testing settings before they are saved.
+    pub fn over<'a>(&'a self, stored: &'a dyn SecretStore) -> Overlay<'a> {
+        Overlay {
+            given: self,
+            stored,
+        }
+    }
+}
+
+/// Secrets typed into the form over the stored ones; writing to it changes nothing.
+pub struct Overlay<'a> {
+    given: &'a NewSecrets,
+    stored: &'a dyn SecretStore,
+}
+
+impl SecretStore for Overlay<'_> {
+    fn get(&self, kind: SecretKind) -> Result<Option<Secret>, SecretError> {
+        match self
+            .given
+            .pairs()
+            .into_iter()
+            .find(|(k, _)| *k == kind)
+            .and_then(|(_, v)| v)
+        {
+            Some(v) if v.trim().is_empty() => Ok(None),
+            Some(v) => Ok(Some(Secret::new(v.trim()))),
+            None => self.stored.get(kind),
+        }
+    }
+
+    fn set(&self, _: SecretKind, _: &Secret) -> Result<(), SecretError> {
+        Ok(())
+    }
+
+    fn delete(&self, _: SecretKind) -> Result<(), SecretError> {
+        Ok(())
+    }
+}
+
 /// Secrets kept in memory only: for the headless command line (given by environment) and tests.
 #[derive(Default)]
 pub struct MemoryStore(Mutex<HashMap<SecretKind, Secret>>);
@@ -130,6 +199,57 @@ mod tests {
         store.delete(SecretKind::KsqldbSecret)?;
         assert_eq!(store.get(SecretKind::KsqldbSecret)?, None);
         assert!(store.get(SecretKind::S3ReadSecret)?.is_some());
+        Ok(())
+    }
+
+    #[test]
+    fn new_secrets_are_trimmed_an_empty_one_deletes_and_an_absent_one_stays(
+    ) -> Result<(), SecretError> {
+        let store = MemoryStore::default();
+        store.set(SecretKind::KafkaPassword, &Secret::new("old"))?;
+        store.set(SecretKind::S3ReadSecret, &Secret::new("kept"))?;
+        let new = NewSecrets {
+            ksqldb_secret: Some(" s3cr3t ".into()),
+            kafka_password: Some("  ".into()),
+            s3_read_secret: None,
+        };
+        let overlay = new.over(&store);
+        assert_eq!(
+            overlay
+                .get(SecretKind::KsqldbSecret)?
+                .as_ref()
+                .map(Secret::expose),
+            Some("s3cr3t")
+        );
+        assert_eq!(overlay.get(SecretKind::KafkaPassword)?, None, "empty hides");
+        assert_eq!(
+            overlay
+                .get(SecretKind::S3ReadSecret)?
+                .as_ref()
+                .map(Secret::expose),
+            Some("kept")
+        );
+        assert!(
+            store.get(SecretKind::KsqldbSecret)?.is_none(),
+            "an overlay stores nothing"
+        );
+
+        new.store(&store)?;
+        assert_eq!(
+            store
+                .get(SecretKind::KsqldbSecret)?
+                .as_ref()
+                .map(Secret::expose),
+            Some("s3cr3t")
+        );
+        assert_eq!(store.get(SecretKind::KafkaPassword)?, None);
+        assert_eq!(
+            store
+                .get(SecretKind::S3ReadSecret)?
+                .as_ref()
+                .map(Secret::expose),
+            Some("kept")
+        );
         Ok(())
     }
 }

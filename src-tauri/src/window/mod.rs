@@ -1,7 +1,8 @@
 //! The desktop window: Tauri's builder with our plugins (single instance, start on login), the
-//! tray, the managed [`AppState`], and the typed commands of `ipc`. Everything the window
-//! shows comes from the cache through commands; the service runs whether or not the window is
-//! visible, so closing it keeps alerts coming (the tray or a second launch brings it back).
+//! tray, the managed [`AppState`] around the window-free controller, and the typed commands of
+//! `ipc`. Everything the window shows comes from the cache through commands; the service runs
+//! whether or not the window is visible, so closing it keeps alerts coming (the tray or a
+//! second launch brings it back).
 
 mod state;
 mod tray;
@@ -17,6 +18,7 @@ pub use state::AppState;
 
 use crate::cache::Cache;
 use crate::clips::ClipCache;
+use crate::controller::Controller;
 use crate::settings::secrets::Keyring;
 use crate::settings::Settings;
 use crate::source::EventSource;
@@ -59,18 +61,19 @@ pub fn run(options: WindowOptions) -> anyhow::Result<()> {
             app.asset_protocol_scope()
                 .allow_directory(&clip_dir, false)
                 .context("cannot let the player read the clip cache")?;
-            let state = AppState::new(
-                app.handle().clone(),
+            let controller = Controller::new(
                 cache,
-                clips,
                 config_dir,
                 Arc::new(Keyring),
                 options.source.clone(),
+                Arc::new(state::WindowListener {
+                    app: app.handle().clone(),
+                }),
             );
-            app.manage(state);
+            app.manage(AppState { controller, clips });
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
-                handle.state::<AppState>().start().await;
+                handle.state::<AppState>().controller.start().await;
             });
             if let Err(err) = tray::build(app.handle()) {
                 // Some desktops have no tray; the window and a second launch still work.

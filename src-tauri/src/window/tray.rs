@@ -70,7 +70,7 @@ pub fn present(app: &AppHandle) -> bool {
 fn snooze_alerts(app: &AppHandle, snooze: Option<Snooze>) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        match app.state::<AppState>().snooze(snooze).await {
+        match app.state::<AppState>().controller.snooze(snooze).await {
             Ok(a) => tracing::info!(until = ?a.snoozed_until, "alerts snoozed from the tray"),
             Err(err) => tracing::warn!(%err, "cannot snooze alerts"),
         }
