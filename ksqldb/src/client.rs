@@ -34,10 +34,6 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// `/close-query` answers at once; a server that does not is not worth waiting for.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-/// The `tracing` target of this module's log lines: the module they were written from before
-/// the client left the desktop app. The app's log filters (its default, and what its tests set)
-/// select lines by that name, so the same lines still show; drop this once they name `ksqldb`.
-const LOG_TARGET: &str = "motion_in_motion_lib::source::ksqldb::client";
 
 /// Which endpoint served a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +160,7 @@ impl Client {
         if !self.query_only.load(Ordering::Relaxed) {
             match self.post(Endpoint::QueryStream, sql, reset).await {
                 Err(err @ KsqlDbError::EndpointUnavailable { .. }) => {
-                    tracing::warn!(target: LOG_TARGET, %err, "falling back to the /query endpoint");
+                    tracing::warn!(%err, "falling back to the /query endpoint");
                     self.query_only.store(true, Ordering::Relaxed);
                 }
                 other => return other.map(|r| QueryStream::new(label, Endpoint::QueryStream, r)),
@@ -525,7 +521,6 @@ impl<T: Row> QueryStream<T> {
                 match result {
                     Ok(event) => self.pending.push(event),
                     Err(err) if self.quiet => tracing::debug!(
-                        target: LOG_TARGET,
                         query = self.label,
                         row = self.rows,
                         %err,
@@ -533,7 +528,6 @@ impl<T: Row> QueryStream<T> {
                         T::WHAT
                     ),
                     Err(err) => tracing::warn!(
-                        target: LOG_TARGET,
                         query = self.label,
                         row = self.rows,
                         %err,
@@ -552,7 +546,6 @@ impl<T: Row> QueryStream<T> {
                 });
             }
             Frame::Malformed { reason } => tracing::warn!(
-                target: LOG_TARGET,
                 query = self.label,
                 %reason,
                 "skipping a response line that is not a ksqlDB element"

@@ -17,7 +17,7 @@ use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(180);
 const MIB: u64 = 1024 * 1024;
-/// The ksqlDB parser's line limit (`src-tauri/src/source/ksqldb/wire.rs`, `MAX_LINE_BYTES`).
+/// The ksqlDB parser's line limit (`ksqldb/src/wire.rs`, `MAX_LINE_BYTES`).
 const LINE_LIMIT: &str = "longer than the limit of 1048576 bytes";
 
 /// Ends the open push queries until one started from now on is open, so that it runs with the

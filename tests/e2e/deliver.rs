@@ -186,14 +186,8 @@ fn a_kafka_outage_delays_delivery_but_loses_nothing() {
 fn a_node_killed_mid_upload_finishes_the_delivery_after_a_restart() {
     let stack = Stack::get();
     let dir = tempfile::tempdir().expect("temp dir");
-    let s3_port: u16 = stack
-        .s3_endpoint
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim_end_matches('/').parse().ok())
-        .expect("S3 port");
     // 20 kB/s: a clip takes seconds to upload, so the kill lands inside it.
-    let relay = SlowRelay::start(s3_port, 20_000);
+    let relay = SlowRelay::start(stack.s3_port(), 20_000);
     let device = unique("kill9");
     let (clip, _) = motion_clip(dir.path(), 1);
     let slow = Targets {

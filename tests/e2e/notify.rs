@@ -25,7 +25,11 @@ fn sync(desktop: &Desktop, db: &Path) -> Sync {
         db,
         &Source::kafka(&Stack::get().topic),
         &["--notify"],
-        &[display, bus, ("RUST_LOG", "motion_in_motion_lib=info")],
+        &[
+            display,
+            bus,
+            ("RUST_LOG", "motion_in_motion_lib=info,ksqldb=info"),
+        ],
     )
 }
 

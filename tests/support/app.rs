@@ -90,7 +90,7 @@ impl Sync {
                 .arg(&config)
                 .args(source.args())
                 .args(args)
-                .env("RUST_LOG", "motion_in_motion_lib=debug")
+                .env("RUST_LOG", "motion_in_motion_lib=debug,ksqldb=debug")
                 .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())

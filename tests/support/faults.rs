@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -123,19 +122,9 @@ pub fn produced(lines: &[Value]) -> BTreeMap<String, Produced> {
     events
 }
 
-/// `GET url`: the status and the bytes received.
+/// `GET url`: the status and the bytes received (0, 0 when no response came).
 pub fn http_get(url: &str) -> (u16, u64) {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "60", "-o", "/dev/null"])
-        .args(["-w", "%{http_code} %{size_download}", url])
-        .output()
-        .expect("curl runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut parts = text.split_whitespace();
-    (
-        parts.next().and_then(|s| s.parse().ok()).unwrap_or(0),
-        parts.next().and_then(|s| s.parse().ok()).unwrap_or(0),
-    )
+    crate::http("GET", url, None).map_or((0, 0), |(status, body)| (status, body.len() as u64))
 }
 
 /// The bucket and key of an object URL.
@@ -170,6 +159,9 @@ pub struct Outcome {
     pub max_clip_delay_s: f64,
     pub seconds: f64,
     pub notes: Vec<String>,
+    /// The desktop's last log lines when something was lost: for the failure message, not
+    /// the table.
+    pub log_tail: String,
 }
 
 /// What to compare at the end of a scenario.

@@ -74,12 +74,24 @@ impl Stack {
     }
 
     fn reachable(&self) -> bool {
-        let s3_host = self
-            .s3_endpoint
+        listening(&self.kafka_bootstrap) && listening(self.s3_host())
+    }
+
+    /// `host:port` of the S3 server.
+    pub fn s3_host(&self) -> &str {
+        self.s3_endpoint
             .split_once("://")
             .map_or(self.s3_endpoint.as_str(), |(_, h)| h)
-            .trim_end_matches('/');
-        listening(&self.kafka_bootstrap) && listening(s3_host)
+            .trim_end_matches('/')
+    }
+
+    /// The S3 server's port, for relays put in front of it.
+    pub fn s3_port(&self) -> u16 {
+        self.s3_host()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in the S3 endpoint {}", self.s3_endpoint))
     }
 
     pub fn kafka(&self) -> KafkaSettings {
@@ -207,6 +219,16 @@ pub fn ffmpeg(args: &[&str], output: &Path) {
 /// An HTTP request from a test, with reqwest's blocking client on a thread of its own (so sync
 /// and async tests alike can call it), bounded by 10 s. Returns the status and the body.
 pub fn http(method: &str, url: &str, body: Option<String>) -> Result<(u16, Vec<u8>), String> {
+    http_with_headers(method, url, reqwest::header::HeaderMap::new(), body)
+}
+
+/// The same with `headers`.
+pub fn http_with_headers(
+    method: &str,
+    url: &str,
+    headers: reqwest::header::HeaderMap,
+    body: Option<String>,
+) -> Result<(u16, Vec<u8>), String> {
     let (method, target) = (method.to_owned(), url.to_owned());
     std::thread::spawn(move || {
         let url = target;
@@ -215,7 +237,7 @@ pub fn http(method: &str, url: &str, body: Option<String>) -> Result<(u16, Vec<u
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| e.to_string())?;
-        let mut request = client.request(method, &url);
+        let mut request = client.request(method, &url).headers(headers);
         if let Some(body) = body {
             request = request.body(body);
         }

@@ -36,11 +36,17 @@ pub struct Targets {
 }
 
 impl Targets {
+    /// The stack's Kafka, events topic and S3.
     pub fn stack() -> Targets {
+        Targets::stack_on(&Stack::get().topic)
+    }
+
+    /// The stack's Kafka and S3, publishing to `topic`.
+    pub fn stack_on(topic: &str) -> Targets {
         let stack = Stack::get();
         Targets {
             kafka: stack.kafka_bootstrap.clone(),
-            topic: stack.topic.clone(),
+            topic: topic.to_owned(),
             s3_endpoint: stack.s3_endpoint.clone(),
         }
     }

@@ -13,6 +13,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use object_store::aws::{AwsAuthorizer, AwsCredential};
+use object_store::client::HttpRequest;
+
 use crate::process::Proc;
 use crate::{repo_root, wait_for, Stack};
 
@@ -198,39 +201,42 @@ impl PrivateS3 {
         kill(&mut self.child);
     }
 
+    /// The stack's bucket, readable by anyone (as the stack's own is), on this server.
     fn create_bucket(&self) {
         let stack = Stack::get();
         let bucket = format!("{}/{}", self.endpoint(), stack.bucket);
-        let curl = |args: &[&str]| {
-            let out = Command::new("curl")
-                .args(["-fsS", "--aws-sigv4"])
-                .arg(format!("aws:amz:{}:s3", stack.s3_region))
-                .arg("--user")
-                .arg(format!("{}:{}", stack.access_key, stack.secret_key))
-                .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"])
-                .args(args)
-                .output()
-                .expect("curl runs");
-            assert!(
-                out.status.success(),
-                "curl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        curl(&["-X", "PUT", &bucket]);
+        s3_request("PUT", &bucket, String::new());
         let policy = format!(
             r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":["*"]}},"Action":["s3:GetObject"],"Resource":["arn:aws:s3:::{}/*"]}}]}}"#,
             stack.bucket
         );
-        curl(&[
-            "-X",
-            "PUT",
-            &format!("{bucket}?policy="),
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            &policy,
-        ]);
+        s3_request("PUT", &format!("{bucket}?policy="), policy);
+    }
+}
+
+/// `method url` with `body`, signed with the stack's key by object_store's SigV4 signer (the
+/// one the edge node uploads through); panics unless the server says yes.
+fn s3_request(method: &str, url: &str, body: String) {
+    let stack = Stack::get();
+    let credential = AwsCredential {
+        key_id: stack.access_key.clone(),
+        secret_key: stack.secret_key.clone(),
+        token: None,
+    };
+    let mut request: HttpRequest = http::Request::builder()
+        .method(method)
+        .uri(url)
+        .body(body.clone().into())
+        .expect("an S3 request");
+    AwsAuthorizer::new(&credential, "s3", &stack.s3_region).authorize(&mut request, None);
+    let sent = crate::http_with_headers(method, url, request.headers().clone(), Some(body));
+    match sent {
+        Ok((status, _)) if (200..300).contains(&status) => {}
+        Ok((status, reply)) => panic!(
+            "{method} {url}: {status}: {}",
+            String::from_utf8_lossy(&reply)
+        ),
+        Err(e) => panic!("{method} {url}: {e}"),
     }
 }
 

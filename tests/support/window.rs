@@ -120,7 +120,7 @@ fn private_session<'c>(cmd: &'c mut Command, desktop: &Desktop, dir: &Path) -> &
         // Mesa's software GL under Xvfb. Not WEBKIT_DISABLE_COMPOSITING_MODE: with
         // WebKitGTK 2.50 it makes WebDriver's Take Screenshot hang forever.
         .env("LIBGL_ALWAYS_SOFTWARE", "1")
-        .env("RUST_LOG", "motion_in_motion_lib=info")
+        .env("RUST_LOG", "motion_in_motion_lib=info,ksqldb=info")
         .env("NO_COLOR", "1")
 }
 

@@ -20,7 +20,7 @@ pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "motion_in_motion_lib=info".into()),
+                .unwrap_or_else(|_| "motion_in_motion_lib=info,ksqldb=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -361,3 +361,27 @@ async fn clip_urls_are_presigned_only_with_the_buckets_secret() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn settings_with_kafka_and_no_ksqldb_switch_the_service_to_kafka() -> TestResult {
+    let mut f = Fixture::new(None).await?;
+    f.controller
+        .restart(ksqldb_settings(&closed_url()?))
+        .await?;
+    f.status(|s| s.target.starts_with("ksqlDB at")).await;
+
+    let bootstrap = closed_url()?.trim_start_matches("http://").to_owned();
+    let kafka = Settings {
+        kafka_bootstrap: Some(bootstrap.clone()),
+        ..Settings::default()
+    };
+    f.controller.restart(kafka).await?;
+    let target = format!("Kafka at {bootstrap}");
+    f.status(|s| s.target == target).await;
+    assert!(
+        f.controller.ksqldb().await.is_none(),
+        "no ksqlDB client is kept for a Kafka source"
+    );
+    assert_eq!(f.controller.source_status().target, target);
+    Ok(())
+}

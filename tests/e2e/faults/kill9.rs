@@ -5,13 +5,13 @@ use std::collections::BTreeSet;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use motion_e2e::app::{Source, Sync};
-use motion_e2e::cache::{cache_count, Watch};
-use motion_e2e::faults::{delivered, motion_scene, scenario_dir, spooled, Books, Outcome};
+use motion_e2e::app::Source;
+use motion_e2e::cache::cache_count;
+use motion_e2e::faults::{delivered, motion_scene, scenario_dir, spooled, Outcome};
 use motion_e2e::kafka::produce_backlog;
 use motion_e2e::node::{EdgeNode, Targets};
 use motion_e2e::servers::SlowRelay;
-use motion_e2e::{now_ms, tail, unique, wait_for, Stack};
+use motion_e2e::{now_ms, unique, wait_for, Stack};
 
 use super::*;
 
@@ -19,37 +19,21 @@ use super::*;
 /// each is restarted.
 pub(super) fn kill9_node_and_desktop() -> Outcome {
     let dir = scenario_dir("kill9");
-    let stack = Stack::get();
-    let topic = stack_topic("faults-kill");
-    let s3_port: u16 = stack
-        .s3_endpoint
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim_end_matches('/').parse().ok())
-        .expect("S3 port");
+    let direct = stack_targets("faults-kill");
     // 20 kB/s: a clip (~100 kB) takes seconds to upload, so the kill lands inside it.
-    let relay = SlowRelay::start(s3_port, 20_000);
+    let relay = SlowRelay::start(Stack::get().s3_port(), 20_000);
     let slow = Targets {
-        kafka: stack.kafka_bootstrap.clone(),
-        topic: topic.clone(),
         s3_endpoint: format!("http://127.0.0.1:{}", relay.port),
-    };
-    let direct = Targets {
-        kafka: stack.kafka_bootstrap.clone(),
-        topic: topic.clone(),
-        s3_endpoint: stack.s3_endpoint.clone(),
+        ..Targets::stack_on(&direct.topic)
     };
     // Camera A uploads through the relay and is killed; camera B keeps a steady stream.
     let a = unique("fk9-a");
     let b = unique("fk9-b");
-    let devices = device_set(&[a.clone(), b.clone()]);
-    let db = dir.path().join("desktop/cache.sqlite");
-    let source = Source::Kafka {
-        bootstrap: stack.kafka_bootstrap.clone(),
-        topic: topic.clone(),
-    };
-    let mut desktop = Sync::start(&db, &source, &[], &[]);
-    let watch = Watch::start(&db, &devices);
+    let mut desktop = Desktop::start(
+        dir.path(),
+        &[a.clone(), b.clone()],
+        Source::kafka(&direct.topic),
+    );
     let cam_a_dir = dir.path().join(&a);
     let cam_a = camera(&cam_a_dir, &a, &motion_scene(320, 240, 2.0), &slow, None);
     let cam_b = camera(
@@ -97,7 +81,7 @@ pub(super) fn kill9_node_and_desktop() -> Outcome {
         (delivered_now(&cam_a) > da || delivered_now(&cam_b) > db_).then_some(())
     });
     let from = now_ms();
-    let _ = desktop.kill9();
+    desktop.kill9();
     // While it is down, the cameras go on and a backlog piles up (two more of their messages);
     // then it is killed again in the middle of catching up on it.
     let down_from = delivered_now(&cam_a) + delivered_now(&cam_b);
@@ -107,13 +91,13 @@ pub(super) fn kill9_node_and_desktop() -> Outcome {
         || (delivered_now(&cam_a) + delivered_now(&cam_b) >= down_from + 2).then_some(()),
     );
     let bulk = unique("fk9-bulk");
-    let bulk_ids = produce_backlog(&stack.kafka_bootstrap, &topic, &bulk, BACKLOG);
-    desktop = Sync::start(&db, &source, &[], &[]);
+    let bulk_ids = produce_backlog(&direct.kafka, &direct.topic, &bulk, BACKLOG);
+    desktop.restart();
     let applied = wait_for("the desktop catching up on the backlog", WAIT, || {
-        let n = cache_count(&db, &bulk);
+        let n = cache_count(&desktop.db, &bulk);
         (n > 0).then_some(n)
     });
-    let _ = desktop.kill9();
+    desktop.kill9();
     assert!(
         applied < bulk_ids.len(),
         "the whole backlog was applied before the kill landed"
@@ -124,7 +108,7 @@ pub(super) fn kill9_node_and_desktop() -> Outcome {
         WAIT,
         || (delivered_now(&cam_a) + delivered_now(&cam_b) > down_from).then_some(()),
     );
-    desktop = Sync::start(&db, &source, &[], &[]);
+    desktop.restart();
     windows.push((from, now_ms()));
 
     // A steady state again: camera A (restarted) records and delivers two more clips.
@@ -136,21 +120,13 @@ pub(super) fn kill9_node_and_desktop() -> Outcome {
     lines.extend(cam_a.interrupt(STOP));
     lines.extend(cam_b.interrupt(STOP));
 
-    let books = Books {
-        db: &db,
-        devices: &devices,
-        lines: &lines,
-        bootstrap: &stack.kafka_bootstrap,
-        topic: &topic,
-        fault_windows: &windows,
-        watch: &watch,
-    };
-    let mut out = books.settle("4 kill -9 edge node, desktop x2", SETTLE);
+    let label = "4 kill -9 edge node, desktop x2";
+    let mut out = desktop.settle(label, &lines, &direct, &windows, SETTLE);
     let start = Instant::now();
-    while cache_count(&db, &bulk) < bulk_ids.len() && start.elapsed() < SETTLE {
+    while cache_count(&desktop.db, &bulk) < bulk_ids.len() && start.elapsed() < SETTLE {
         sleep(Duration::from_millis(500));
     }
-    let cached_bulk: Vec<String> = motion_e2e::cached_events(&db)
+    let cached_bulk: Vec<String> = motion_e2e::cached_events(&desktop.db)
         .into_iter()
         .filter(|e| e.device_id == bulk)
         .map(|e| e.event_id)
@@ -170,9 +146,5 @@ pub(super) fn kill9_node_and_desktop() -> Outcome {
          (all {} of it cached once in the end, not counted in `events`)",
         distinct.intersection(&bulk_ids).count()
     ));
-    if !out.lost.is_empty() {
-        out.notes
-            .push(format!("desktop log tail:\n{}", tail(&desktop.log(), 30)));
-    }
     out
 }

@@ -4,13 +4,11 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use motion_e2e::app::{Source, Sync};
-use motion_e2e::cache::Watch;
-use motion_e2e::faults::{scenario_dir, Books, Outcome};
+use motion_e2e::app::Source;
+use motion_e2e::faults::{scenario_dir, Outcome};
 use motion_e2e::ksqldb::Double;
-use motion_e2e::node::Targets;
 use motion_e2e::servers::WedgeRelay;
-use motion_e2e::{now_ms, tail, unique, wait_for, Stack};
+use motion_e2e::{now_ms, unique, wait_for};
 use serde_json::json;
 
 use super::*;
@@ -18,24 +16,15 @@ use super::*;
 /// Scenario 3: the desktop on ksqlDB (the double) while it drops, completes, errors, stalls.
 pub(super) fn ksqldb_misbehaving() -> Outcome {
     let dir = scenario_dir("ksqldb");
-    let stack = Stack::get();
-    let topic = stack_topic("faults-ksql");
+    let targets = stack_targets("faults-ksql");
     let mut double = Double::start_on(
         dir.path(),
-        &stack.kafka_bootstrap,
-        &topic,
+        &targets.kafka,
+        &targets.topic,
         &["--drop-every-s", "3"],
     );
-    let targets = Targets {
-        kafka: stack.kafka_bootstrap.clone(),
-        topic: topic.clone(),
-        s3_endpoint: stack.s3_endpoint.clone(),
-    };
     let ids = vec![unique("fkq-a"), unique("fkq-b")];
-    let devices = device_set(&ids);
-    let db = dir.path().join("desktop/cache.sqlite");
-    let desktop = Sync::start(&db, &Source::KsqlDb { url: double.url() }, &[], &[]);
-    let watch = Watch::start(&db, &devices);
+    let desktop = Desktop::start(dir.path(), &ids, Source::ksqldb(&double.url()));
     let cams = Cameras::start(dir.path(), &ids, &targets, (320, 240));
     let mut windows = Vec::new();
 
@@ -76,16 +65,8 @@ pub(super) fn ksqldb_misbehaving() -> Outcome {
     windows.push((from, now_ms()));
     let lines = cams.finish();
 
-    let books = Books {
-        db: &db,
-        devices: &devices,
-        lines: &lines,
-        bootstrap: &stack.kafka_bootstrap,
-        topic: &topic,
-        fault_windows: &windows,
-        watch: &watch,
-    };
-    let mut out = books.settle("3 ksqlDB drop/complete/error/stall", SETTLE);
+    let label = "3 ksqlDB drop/complete/error/stall";
+    let mut out = desktop.settle(label, &lines, &targets, &windows, SETTLE);
     let stats = double.stats();
     out.notes.push(format!(
         "double: {} push queries, {} dropped, {} completed, {} errored (status queries \
@@ -103,10 +84,6 @@ pub(super) fn ksqldb_misbehaving() -> Outcome {
             && stats["errored"].as_u64() >= Some(1),
         "the double did not misbehave as asked: {stats}"
     );
-    if !out.lost.is_empty() {
-        out.notes
-            .push(format!("desktop log tail:\n{}", tail(&desktop.log(), 40)));
-    }
     out
 }
 
@@ -114,47 +91,27 @@ pub(super) fn ksqldb_misbehaving() -> Outcome {
 /// while the server is otherwise fine (a stuck query thread, or a middlebox that lost the flow).
 pub(super) fn ksqldb_wedged() -> Outcome {
     let dir = scenario_dir("ksqldb-wedge");
-    let stack = Stack::get();
-    let topic = stack_topic("faults-wedge");
-    let double = Double::start_on(dir.path(), &stack.kafka_bootstrap, &topic, &[]);
+    let targets = stack_targets("faults-wedge");
+    let double = Double::start_on(dir.path(), &targets.kafka, &targets.topic, &[]);
     let relay = WedgeRelay::start(double.port);
-    let targets = Targets {
-        kafka: stack.kafka_bootstrap.clone(),
-        topic: topic.clone(),
-        s3_endpoint: stack.s3_endpoint.clone(),
-    };
     let ids = vec![unique("fwq-a")];
-    let devices = device_set(&ids);
-    let db = dir.path().join("desktop/cache.sqlite");
-    let desktop = Sync::start(&db, &Source::KsqlDb { url: relay.url() }, &[], &[]);
-    let watch = Watch::start(&db, &devices);
+    let desktop = Desktop::start(dir.path(), &ids, Source::ksqldb(&relay.url()));
     let cams = Cameras::start(dir.path(), &ids, &targets, (320, 240));
     cams.wait_each(Clips::Delivered, 2, &[]);
     wait_for("the first events in the cache", WAIT, || {
-        (motion_e2e::cache::cache_rows(&db, &devices).len() >= 2).then_some(())
+        (motion_e2e::cache::cache_rows(&desktop.db, &desktop.devices).len() >= 2).then_some(())
     });
     let from = now_ms();
     relay.wedge();
     cams.wait_each(Clips::Delivered, 2, &cams.counts(Clips::Spooled));
     let lines = cams.stop();
-    let books = Books {
-        db: &db,
-        devices: &devices,
-        lines: &lines,
-        bootstrap: &stack.kafka_bootstrap,
-        topic: &topic,
-        fault_windows: &[(from, now_ms())],
-        watch: &watch,
-    };
-    let mut out = books.settle("ksqlDB push query wedged", WEDGE_SETTLE);
+    let windows = [(from, now_ms())];
+    let label = "ksqlDB push query wedged";
+    let mut out = desktop.settle(label, &lines, &targets, &windows, WEDGE_SETTLE);
     out.notes.push(format!(
         "double: {} push queries, {} pull queries",
         double.stat("push_queries"),
         double.stat("pull_queries")
     ));
-    if !out.lost.is_empty() {
-        out.notes
-            .push(format!("desktop log tail:\n{}", tail(&desktop.log(), 20)));
-    }
     out
 }

@@ -42,14 +42,15 @@ use servers::{kafka_broker_restart, s3_down_60s};
 use spool::spool_full;
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use motion_e2e::cache::devices;
-use motion_e2e::faults::{delivered, motion_scene, print_table, spooled, Outcome};
+use motion_e2e::app::{Source, Sync};
+use motion_e2e::cache::{devices, Watch};
+use motion_e2e::faults::{delivered, motion_scene, print_table, spooled, Books, Outcome};
 use motion_e2e::kafka::create_topic_on;
 use motion_e2e::node::{EdgeNode, NodeConfig, Targets};
-use motion_e2e::{unique, Stack};
+use motion_e2e::{tail, unique, Stack};
 use serde_json::Value;
 
 /// Waits on facts (lines printed, counters, rows) are bounded by this; none asserts a time.
@@ -159,6 +160,83 @@ impl Cameras {
     }
 }
 
+/// The desktop of a scenario: a headless `sync` into a cache of its own, watched from the
+/// start, and the books kept on that cache at the end.
+struct Desktop {
+    db: PathBuf,
+    devices: BTreeSet<String>,
+    source: Source,
+    /// None while it is down (killed).
+    sync: Option<Sync>,
+    watch: Watch,
+    /// The log of its last run, kept when it is killed.
+    last_log: String,
+}
+
+impl Desktop {
+    /// A desktop in `dir` on `source`, keeping the books of the cameras `devices`.
+    fn start(dir: &Path, devices: &[String], source: Source) -> Desktop {
+        let db = dir.join("desktop/cache.sqlite");
+        let sync = Sync::start(&db, &source, &[], &[]);
+        let devices = device_set(devices);
+        let watch = Watch::start(&db, &devices);
+        Desktop {
+            db,
+            devices,
+            source,
+            sync: Some(sync),
+            watch,
+            last_log: String::new(),
+        }
+    }
+
+    /// `kill -9`, as a power cut would; [`Desktop::restart`] brings it back on its cache.
+    fn kill9(&mut self) {
+        if let Some(sync) = self.sync.take() {
+            self.last_log = sync.kill9();
+        }
+    }
+
+    fn restart(&mut self) {
+        self.kill9();
+        self.sync = Some(Sync::start(&self.db, &self.source, &[], &[]));
+    }
+
+    fn log(&self) -> String {
+        self.sync
+            .as_ref()
+            .map_or_else(|| self.last_log.clone(), Sync::log)
+    }
+
+    /// The scenario's books once the cache holds everything the cameras recorded (their
+    /// `lines`), or `timeout` passed: the cache against the recordings and against what is
+    /// on the topic the cameras published to (`published`). On a loss, the desktop's log tail
+    /// goes with the outcome.
+    fn settle(
+        &self,
+        label: &str,
+        lines: &[Value],
+        published: &Targets,
+        fault_windows: &[(i64, i64)],
+        timeout: Duration,
+    ) -> Outcome {
+        let books = Books {
+            db: &self.db,
+            devices: &self.devices,
+            lines,
+            bootstrap: &published.kafka,
+            topic: &published.topic,
+            fault_windows,
+            watch: &self.watch,
+        };
+        let mut out = books.settle(label, timeout);
+        if !out.lost.is_empty() {
+            out.log_tail = tail(&self.log(), 40);
+        }
+        out
+    }
+}
+
 /// Seconds between two Unix-ms instants.
 fn secs(from_ms: i64, to_ms: i64) -> f64 {
     (to_ms - from_ms) as f64 / 1000.0
@@ -168,11 +246,11 @@ fn device_set(devices: &[String]) -> BTreeSet<String> {
     devices.iter().cloned().collect()
 }
 
-/// A topic of the scenario's own on the shared stack.
-fn stack_topic(prefix: &str) -> String {
-    let topic = unique(prefix);
-    create_topic_on(&Stack::get().kafka_bootstrap, &topic, 3);
-    topic
+/// The shared stack, with a topic of the scenario's own.
+fn stack_targets(prefix: &str) -> Targets {
+    let targets = Targets::stack_on(&unique(prefix));
+    create_topic_on(&targets.kafka, &targets.topic, 3);
+    targets
 }
 
 /// Events put on the topic while the desktop is down in scenario 4, for it to be killed in
@@ -269,11 +347,12 @@ fn run_and_check(scenarios: &[Scenario]) {
     for o in &outcomes {
         assert!(
             o.lost.is_empty(),
-            "{}: {} events lost:\n{}\n{}",
+            "{}: {} events lost:\n{}\n{}\ndesktop log tail:\n{}",
             o.scenario,
             o.lost.len(),
             o.lost.join("\n"),
-            o.notes.join("\n")
+            o.notes.join("\n"),
+            o.log_tail
         );
         assert_eq!(
             o.duplicated, 0,

@@ -1,37 +1,30 @@
 //! S3 down and a 1 MiB spool: the recorder refuses new clips, the heartbeat says the spool is
 //! full, and everything recorded is delivered once S3 is back.
 
-use motion_e2e::app::{Source, Sync};
-use motion_e2e::cache::Watch;
-use motion_e2e::faults::{delivered, motion_scene, scenario_dir, spooled, Books, Outcome};
+use motion_e2e::app::Source;
+use motion_e2e::faults::{delivered, motion_scene, scenario_dir, spooled, Outcome};
 use motion_e2e::node::Targets;
 use motion_e2e::servers::PrivateS3;
-use motion_e2e::{now_ms, tail, unique, wait_for, Stack};
+use motion_e2e::{now_ms, unique, wait_for};
 
 use super::*;
 
 /// Scenario 5: the spool at its cap: S3 down, 1 MiB of spool.
 pub(super) fn spool_full() -> Outcome {
     let dir = scenario_dir("spool");
-    let stack = Stack::get();
     let mut s3 = PrivateS3::start(dir.path());
     let down = now_ms();
     s3.stop();
-    let topic = stack_topic("faults-spool");
     let targets = Targets {
-        kafka: stack.kafka_bootstrap.clone(),
-        topic: topic.clone(),
         s3_endpoint: s3.endpoint(),
+        ..stack_targets("faults-spool")
     };
     let id = unique("fspool");
-    let devices = device_set(std::slice::from_ref(&id));
-    let db = dir.path().join("desktop/cache.sqlite");
-    let source = Source::Kafka {
-        bootstrap: stack.kafka_bootstrap.clone(),
-        topic: topic.clone(),
-    };
-    let desktop = Sync::start(&db, &source, &[], &[]);
-    let watch = Watch::start(&db, &devices);
+    let desktop = Desktop::start(
+        dir.path(),
+        std::slice::from_ref(&id),
+        Source::kafka(&targets.topic),
+    );
     // 640x480: clips of ~0.5 MB, so two fill the 1 MiB spool.
     let cam = camera(
         &dir.path().join(&id),
@@ -46,7 +39,7 @@ pub(super) fn spool_full() -> Outcome {
         (count(&cam.log(), "spool is full") >= 2).then_some(())
     });
     let full = |want: bool| {
-        devices_of(&db, &id)
+        devices_of(&desktop.db, &id)
             .filter(|d| d["spool_full"] == want)
             .map(|_| ())
     };
@@ -64,17 +57,8 @@ pub(super) fn spool_full() -> Outcome {
     });
     let lines = cam.interrupt(STOP);
 
-    let books = Books {
-        db: &db,
-        devices: &devices,
-        lines: &lines,
-        bootstrap: &stack.kafka_bootstrap,
-        topic: &topic,
-        fault_windows: &[(down, up)],
-        watch: &watch,
-    };
     let label = format!("5 spool full, S3 down {:.0} s", secs(down, up));
-    let mut out = books.settle(&label, SETTLE);
+    let mut out = desktop.settle(&label, &lines, &targets, &[(down, up)], SETTLE);
     let produced = motion_e2e::faults::produced(&lines);
     let clipless = produced.values().filter(|p| p.clip.is_none()).count();
     out.notes.push(format!(
@@ -86,9 +70,5 @@ pub(super) fn spool_full() -> Outcome {
         "the recorder never refused a clip: {refused_before_s3} refusals logged, {clipless} \
          events without a clip"
     );
-    if !out.lost.is_empty() {
-        out.notes
-            .push(format!("desktop log tail:\n{}", tail(&desktop.log(), 30)));
-    }
     out
 }
