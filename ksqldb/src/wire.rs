@@ -219,7 +219,7 @@ fn strip_json_array_punctuation(line: &[u8]) -> &[u8] {
     let mut s = line;
     if let Some(rest) = s.strip_prefix(b"[") {
         // Only the array's own bracket: an element itself is always an object.
-        if rest.trim_ascii_start().first().map_or(true, |&b| b == b'{') {
+        if rest.trim_ascii_start().first().is_none_or(|&b| b == b'{') {
             s = rest;
         }
     }

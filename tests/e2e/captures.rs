@@ -982,7 +982,7 @@ async fn replay_h1(
     let (want, terminated) = raw_chunks(&read(dir, &raw));
     let mut got = Vec::new();
     let mut ended = false;
-    while chunks.map_or(true, |n| got.len() < n) {
+    while chunks.is_none_or(|n| got.len() < n) {
         match h1.chunk().await {
             Some(chunk) => {
                 check_size_line(report, &raw, &chunk);

@@ -285,7 +285,7 @@ impl State {
             return 0;
         };
         open.iter()
-            .filter(|(id, _)| query_id.map_or(true, |q| q == id.as_str()))
+            .filter(|(id, _)| query_id.is_none_or(|q| q == id.as_str()))
             .filter(|(_, q)| q.actions.send(action).is_ok())
             .count()
     }

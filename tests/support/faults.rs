@@ -113,7 +113,7 @@ pub fn produced(lines: &[Value]) -> BTreeMap<String, Produced> {
         };
         match l["kind"].as_str() {
             Some("snapshot") => e.snapshot = Some(file),
-            Some("clip") if e.clip.as_ref().map_or(true, |c| c.part < file.part) => {
+            Some("clip") if e.clip.as_ref().is_none_or(|c| c.part < file.part) => {
                 e.clip = Some(file);
             }
             _ => {}

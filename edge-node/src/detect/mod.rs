@@ -484,7 +484,7 @@ impl Detector {
         let changed = to_pixels(cleaned.diffs);
         let motion = !defer
             && to_pixels(found.object_pixels) > self.working_threshold
-            && self.threshold_maximum.map_or(true, |max| changed < max);
+            && self.threshold_maximum.is_none_or(|max| changed < max);
         Analysis {
             changed,
             motion,

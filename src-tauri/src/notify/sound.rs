@@ -115,7 +115,7 @@ struct DeviceState {
 
 impl DeviceState {
     fn may_try(&self, now: Instant) -> bool {
-        self.retry_at.map_or(true, |at| now >= at)
+        self.retry_at.is_none_or(|at| now >= at)
     }
 
     /// Records a failure; true the first time, when it is worth a warning.
