@@ -222,7 +222,10 @@ def node_failures(run, a):
 # ---------------------------------------------------------------------------------------------
 # edge-node's stderr log
 
-LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)Z\s+\w+\s+\S+?:\s+(.*)$")
+# time, level, the spans (`event{event_id=… step=1}:`), the target (`edge_node::upload:`), message
+LOG_LINE = re.compile(
+    r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)Z\s+\w+\s+(?:\w+\{[^}]*\}:)*\s*[\w:]+?:\s+(.*)$"
+)
 UUID = r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:-\d+)?\.(jpg|mp4)\b"
 
 

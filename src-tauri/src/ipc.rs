@@ -34,6 +34,8 @@ pub enum IpcErrorKind {
     NotFound,
     /// A clip or snapshot could not be fetched or stored.
     Clip,
+    /// The desktop could not do what was asked (open a folder); the message says why.
+    Desktop,
 }
 
 impl IpcError {
@@ -124,6 +126,7 @@ pub fn builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::settings::save_settings,
             commands::settings::test_connection,
             commands::settings::source_status,
+            commands::settings::open_log_folder,
         ])
         .events(collect_events![
             EventsChanged,

@@ -40,6 +40,12 @@ pub fn clip_dir() -> Result<PathBuf, NoFolder> {
     Ok(app_dir(dirs::cache_dir(), "cache", "set XDG_CACHE_HOME")?.join("clips"))
 }
 
+/// The window's log files (the command line logs to stderr only): the folder Tauri's
+/// `app_log_dir` names on Linux, `logs` in the user's local data folder for this app.
+pub fn log_dir() -> Result<PathBuf, NoFolder> {
+    Ok(app_dir(dirs::data_local_dir(), "data", "set XDG_DATA_HOME")?.join("logs"))
+}
+
 fn app_dir(
     base: Option<PathBuf>,
     what: &'static str,
@@ -68,6 +74,10 @@ mod tests {
         if dirs::data_dir().is_some() {
             let db = db(None)?;
             assert!(db.ends_with(format!("{IDENTIFIER}/{DB_FILE}")), "{db:?}");
+        }
+        if dirs::data_local_dir().is_some() {
+            let logs = log_dir()?;
+            assert!(logs.ends_with(format!("{IDENTIFIER}/logs")), "{logs:?}");
         }
         Ok(())
     }

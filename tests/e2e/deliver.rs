@@ -77,7 +77,9 @@ fn every_event_is_alerted_with_its_snapshot_then_completed_with_its_clip() {
     let config = NodeConfig::camera(&device, &clip.display().to_string(), &Targets::stack())
         .write(dir.path());
 
-    let lines = EdgeNode::spawn(&config, None).wait_success(Duration::from_secs(120));
+    let node = EdgeNode::spawn(&config, None);
+    let log_file = node.stderr.clone();
+    let lines = node.wait_success(Duration::from_secs(120));
     let alerts = delivered_lines(&lines, "motion_started");
     assert_eq!(alerts.len(), 2, "{lines:#?}");
     // In order: the alerts were acknowledged in the order the events happened.
@@ -118,6 +120,35 @@ fn every_event_is_alerted_with_its_snapshot_then_completed_with_its_clip() {
         "the last heartbeat says the node stopped: {last:?}"
     );
     assert_eq!(last.outbox_pending, 0, "{last:?}");
+
+    // Its log, to a file as under journald: plain text, and each file's way from the spool to
+    // Kafka names its event, so one grep follows an event through the stages.
+    let log = std::fs::read_to_string(&log_file).expect("the node's log");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log file:\n{log}"
+    );
+    let staged: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            [" spooled ", " uploaded ", " published "]
+                .iter()
+                .any(|w| l.contains(w))
+        })
+        .collect();
+    assert!(
+        staged.len() >= 8,
+        "2 snapshots and 2 clips spooled, uploaded, published:\n{log}"
+    );
+    for id in events.iter().map(|e| &e.event_id) {
+        let named = format!("event{{event_id={id}");
+        let of_it = staged.iter().filter(|l| l.contains(&named)).count();
+        assert!(of_it >= 4, "{id}: {of_it} stage lines name it:\n{log}");
+    }
+    assert!(
+        staged.iter().all(|l| l.contains("event{event_id=")),
+        "a stage line without its event:\n{log}"
+    );
 }
 
 #[test]

@@ -516,8 +516,16 @@ async fn settings_keep_the_secret_in_the_keyring_and_the_source_uses_it() {
     );
     let db = dir.path().join("cache.sqlite");
     let db = db.to_str().expect("a UTF-8 temp path").to_owned();
+    // "Open log folder" runs the desktop's opener: here a recorder of what it was asked.
+    let opener = recording_xdg_open(dir.path());
+    let path = format!(
+        "{}:{}",
+        opener.bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     // No source on the command line: the saved settings decide.
-    let window = AppWindow::start_with_keyring(dir.path(), &["--db", &db], &[]).await;
+    let window =
+        AppWindow::start_with_keyring(dir.path(), &["--db", &db], &[("PATH", &path)]).await;
     window
         .wait_for_css(
             r#"[data-testid="source-status"][data-state="not_configured"]"#,
@@ -588,6 +596,61 @@ async fn settings_keep_the_secret_in_the_keyring_and_the_source_uses_it() {
         !window.log().contains(&secret),
         "the secret is in the app's log"
     );
+
+    // The window also logs to a daily file in its log folder, plain text, without the secret.
+    let logs = dir.path().join("home/data/com.motioninmotion.desktop/logs");
+    let file = wait_for("the window's log file", WAIT, || {
+        std::fs::read_dir(&logs).ok()?.flatten().find_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name.starts_with("motion-in-motion.") && name.ends_with(".log")).then(|| e.path())
+        })
+    });
+    let text = wait_for("the log file's lines", WAIT, || {
+        let text = std::fs::read_to_string(&file).ok()?;
+        text.contains("motion_in_motion_lib").then_some(text)
+    });
+    assert!(!text.contains(&secret), "the secret is in the log file");
+    assert!(!text.contains('\u{1b}'), "colour codes in the log file");
+
+    // Settings names that folder, and its button hands it to the desktop's opener.
+    open_view(&window, "settings", r#"[data-testid="settings-open-logs"]"#).await;
+    window.click(r#"[data-testid="settings-open-logs"]"#).await;
+    let opened = wait_for("the opener to be called", WAIT, || {
+        std::fs::read_to_string(&opener.calls)
+            .ok()
+            .filter(|c| !c.is_empty())
+    });
+    assert_eq!(
+        opened.trim(),
+        logs.display().to_string(),
+        "{}",
+        window.log()
+    );
+}
+
+/// A folder with an `xdg-open` that only appends its argument to a file.
+struct Opener {
+    bin: std::path::PathBuf,
+    calls: std::path::PathBuf,
+}
+
+fn recording_xdg_open(dir: &std::path::Path) -> Opener {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("opener-bin");
+    let calls = dir.join("opener-calls");
+    std::fs::create_dir_all(&bin).expect("opener folder");
+    let script = bin.join("xdg-open");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+            calls.display()
+        ),
+    )
+    .expect("xdg-open script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+        .expect("xdg-open is executable");
+    Opener { bin, calls }
 }
 
 #[tokio::test(flavor = "multi_thread")]

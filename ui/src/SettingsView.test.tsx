@@ -181,6 +181,18 @@ describe("Settings", () => {
     expect(screen.getByTestId("settings-server-error").textContent).toContain("(settings)");
   });
 
+  it("opens the log folder, and says why when the desktop cannot", async () => {
+    await loaded();
+    expect(screen.getByText(/Log files: \/home\/me\/.local\/share\/com.motioninmotion.desktop\/logs/)).toBeTruthy();
+    fake.openLogFolder.mockRejectedValueOnce({ kind: "desktop", message: "cannot open /home/me/logs: no file manager" });
+    fireEvent.click(screen.getByTestId("settings-open-logs"));
+    expect((await screen.findByTestId("settings-logs-error")).textContent).toContain("no file manager");
+    fake.openLogFolder.mockResolvedValueOnce(null);
+    fireEvent.click(screen.getByTestId("settings-open-logs"));
+    await waitFor(() => expect(screen.queryByTestId("settings-logs-error")).toBeNull());
+    expect(fake.openLogFolder).toHaveBeenCalledTimes(2);
+  });
+
   it("tests the connection and lists each report", async () => {
     await loaded();
     fake.testConnection.mockResolvedValue([

@@ -1,6 +1,6 @@
 import { useEffect, useState, type ReactNode } from "react";
 import type { CheckReport, IpcError, SettingsView as View } from "./bindings";
-import { errorText, getSettings, saveSettings, testConnection } from "./ipc";
+import { errorText, getSettings, openLogFolder, saveSettings, testConnection } from "./ipc";
 import {
   formFromView,
   LIMITS,
@@ -26,6 +26,13 @@ export function SettingsView() {
   const [reports, setReports] = useState<CheckReport[] | null>(null);
   const [saved, setSaved] = useState(false);
   const [busy, setBusy] = useState<Busy>(null);
+  const [logsError, setLogsError] = useState<string | null>(null);
+
+  const openLogs = () => {
+    openLogFolder()
+      .then(() => setLogsError(null))
+      .catch((err: unknown) => setLogsError(errorText(err)));
+  };
 
   useEffect(() => {
     let mounted = true;
@@ -276,6 +283,19 @@ export function SettingsView() {
           <legend>System</legend>
           {check1("startOnLogin", "Start Motion in Motion when I log in")}
           <p className="muted">Settings file folder: {view.config_dir}</p>
+          {view.log_dir !== null ? (
+            <p className="muted">
+              Log files: {view.log_dir}{" "}
+              <button type="button" data-testid="settings-open-logs" onClick={openLogs}>
+                Open log folder
+              </button>
+            </p>
+          ) : null}
+          {logsError !== null ? (
+            <p className="error" role="alert" data-testid="settings-logs-error">
+              {logsError}
+            </p>
+          ) : null}
         </fieldset>
 
         {problems > 0 ? (

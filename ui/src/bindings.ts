@@ -52,6 +52,8 @@ export const commands = {
 	 */
 	testConnection: (settings: Settings, secrets: NewSecrets) => typedError<CheckReport[], IpcError>(__TAURI_INVOKE("test_connection", { settings, secrets })),
 	sourceStatus: () => typedError<SourceStatus, IpcError>(__TAURI_INVOKE("source_status")),
+	/**  Shows the log folder in the desktop's file manager, for attaching logs to a bug report. */
+	openLogFolder: () => typedError<null, IpcError>(__TAURI_INVOKE("open_log_folder")),
 };
 
 /** Events */
@@ -266,7 +268,9 @@ export type IpcErrorKind =
 /**  Nothing with that id (an event, a clip). */
 "not_found" | 
 /**  A clip or snapshot could not be fetched or stored. */
-"clip";
+"clip" | 
+/**  The desktop could not do what was asked (open a folder); the message says why. */
+"desktop";
 
 /**  One motion event as it travels on the Kafka topic and through ksqlDB. */
 export type MotionEvent = {
@@ -410,6 +414,8 @@ export type SettingsView = {
 	source_override: string | null,
 	/**  Where the settings file is. */
 	config_dir: string,
+	/**  Where the window's log files are (none: this system has no folder for them). */
+	log_dir: string | null,
 };
 
 /**  The snooze lengths offered to the user. */

@@ -133,6 +133,11 @@ export function sourceStatus(): Promise<SourceStatus> {
   return unwrap(commands.sourceStatus());
 }
 
+/** Shows the window's log folder in the file manager. */
+export function openLogFolder(): Promise<null> {
+  return unwrap(commands.openLogFolder());
+}
+
 /**
  * The URL the webview loads a file of the offline clip cache from (Tauri's asset protocol).
  * The one media source that is not http(s); only ever used for `ClipSource.file`.

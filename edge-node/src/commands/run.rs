@@ -24,7 +24,7 @@ use anyhow::{Context, Result};
 use motion_event::CameraState;
 use serde::Serialize;
 use tokio::sync::mpsc;
-use tracing::{error, info, warn};
+use tracing::{error, info, info_span, warn};
 
 use crate::capture::{
     supervise, CameraStatus, Frame, Pace, Packet, RecordFeed, RecordStream, StreamCopy, StreamInfo,
@@ -277,6 +277,7 @@ impl Output {
     }
 
     fn spooled(&self, item: &SpoolItem) {
+        let _event = info_span!("event", event_id = %item.event_id).entered();
         info!(file = %item.file.display(), bytes = item.bytes, "spooled");
         print_line(&Line::Spooled(item));
         self.send(Input::Spooled(item.clone()));
@@ -360,27 +361,41 @@ fn step(stages: &mut Stages, frame: &mut Frame, out: &Output) -> Result<()> {
     let verdict = stages.detector.process(&gray, frame.at)?;
     stages.cadence.analysed(&verdict);
     if let Some(end) = verdict.event_end {
+        let _event = event_span(stages.recorder.event_id()).entered();
         info!(last_motion_s = end.last_motion.as_secs_f64(), "event ended");
         if let Some(id) = stages.recorder.event_id() {
             out.event(id, "ended", frame);
         }
     }
+    // A starting event gets its id from the recorder, on this frame.
+    let items = {
+        let _event = event_span(stages.recorder.event_id()).entered();
+        stages.recorder.on_frame(frame, &verdict)?
+    };
+    for item in items {
+        out.spooled(&item);
+    }
     if let Some(start) = verdict.event_start {
+        let _event = event_span(stages.recorder.event_id()).entered();
         info!(
             at_s = start.at.as_secs_f64(),
             changed_pixels = verdict.changed_pixels,
             "event started"
         );
-    }
-    for item in stages.recorder.on_frame(frame, &verdict)? {
-        out.spooled(&item);
-    }
-    if verdict.event_start.is_some() {
         if let Some(id) = stages.recorder.event_id() {
             out.event(id, "started", frame);
         }
     }
     Ok(())
+}
+
+/// The span of the event the recorder has open (none: no span), so that every line logged
+/// while it records names it.
+fn event_span(event_id: Option<&str>) -> tracing::Span {
+    match event_id {
+        Some(id) => info_span!("event", event_id = id),
+        None => tracing::Span::none(),
+    }
 }
 
 /// Takes what the recording stream reported: its state changes, and the packets that arrived

@@ -16,7 +16,7 @@ use motion_event::settings::S3Settings;
 use motion_event::{CameraState, EventKind};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, Notify};
-use tracing::{error, info, warn};
+use tracing::{error, info, info_span, warn, Instrument};
 
 use crate::outbox::{Action, Device, Lane, Outbox, Task};
 use crate::publish::Publisher;
@@ -332,57 +332,56 @@ async fn lane(shared: Arc<Shared>, lane: Lane) {
             wake.notified().await;
             continue;
         };
-        match shared.execute(&task).await {
-            Ok(report) => {
-                backoff.reset();
-                if let Err(err) = shared.outbox().done(&task) {
-                    // Done but not marked: the step runs again after a restart (harmless).
-                    error!(%err, "cannot mark a delivery step done");
+        // Every line logged for this step, the upload's and the publish's included, names its
+        // event: one grep follows an event from detection to Kafka.
+        let span = info_span!("event", event_id = %task.event_id, step = task.step);
+        async {
+            match shared.execute(&task).await {
+                Ok(report) => {
+                    backoff.reset();
+                    if let Err(err) = shared.outbox().done(&task) {
+                        // Done but not marked: the step runs again after a restart (harmless).
+                        error!(%err, "cannot mark a delivery step done");
+                    }
+                    let failing = shared.health().last_error.take().is_some();
+                    if failing {
+                        info!("delivery works again");
+                        shared.status_changed.notify_one();
+                    }
+                    if let Some(report) = report {
+                        (shared.parts.on_delivered)(&report);
+                    } else {
+                        shared.prune();
+                    }
+                    shared.wake_all();
                 }
-                let failing = shared.health().last_error.take().is_some();
-                if failing {
-                    info!("delivery works again");
-                    shared.status_changed.notify_one();
+                Err(StepError::Gone(reason)) => {
+                    error!(reason, "delivery step abandoned");
+                    if let Err(err) = shared.outbox().abandon(&task, &reason) {
+                        error!(%err, "cannot record an abandoned step");
+                    }
+                    shared.wake_all();
                 }
-                if let Some(report) = report {
-                    (shared.parts.on_delivered)(&report);
-                } else {
-                    shared.prune();
+                Err(StepError::Retry { message, slow }) => {
+                    let wait = if slow {
+                        backoff.longest()
+                    } else {
+                        backoff.next_wait()
+                    };
+                    if slow {
+                        error!(retry_in_s = wait.as_secs(), "{message}");
+                    } else {
+                        warn!(retry_in_s = wait.as_secs(), "{message}");
+                    }
+                    let first = shared.health().last_error.replace(message).is_none();
+                    if first {
+                        shared.status_changed.notify_one();
+                    }
+                    tokio::time::sleep(wait).await;
                 }
-                shared.wake_all();
-            }
-            Err(StepError::Gone(reason)) => {
-                error!(event_id = task.event_id, reason, "delivery step abandoned");
-                if let Err(err) = shared.outbox().abandon(&task, &reason) {
-                    error!(%err, "cannot record an abandoned step");
-                }
-                shared.wake_all();
-            }
-            Err(StepError::Retry { message, slow }) => {
-                let wait = if slow {
-                    backoff.longest()
-                } else {
-                    backoff.next_wait()
-                };
-                if slow {
-                    error!(
-                        event_id = task.event_id,
-                        retry_in_s = wait.as_secs(),
-                        "{message}"
-                    );
-                } else {
-                    warn!(
-                        event_id = task.event_id,
-                        retry_in_s = wait.as_secs(),
-                        "{message}"
-                    );
-                }
-                let first = shared.health().last_error.replace(message).is_none();
-                if first {
-                    shared.status_changed.notify_one();
-                }
-                tokio::time::sleep(wait).await;
             }
         }
+        .instrument(span)
+        .await;
     }
 }

@@ -8,23 +8,23 @@ mod history;
 mod ksql;
 mod sync;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::EnvFilter;
 
+use crate::paths;
 use crate::window::{self, WindowOptions};
 use args::{Cli, Command, Common, KsqlCommand};
 
 pub fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "motion_in_motion_lib=info,ksqldb=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    // The window also logs to files: an app started from the desktop has no terminal.
+    let _log_file = init_logging(cli.command.is_none());
     let result = match cli.command {
         // The window runs on Tauri's own runtime.
         None => cli.common.source().and_then(|source| {
@@ -43,6 +43,62 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs to stderr, and with `to_file` also to a daily file in [`paths::log_dir`] (the last week
+/// kept). What the file writer still holds is written out when the returned guard drops. A log
+/// folder that cannot be made costs the file log only, said on stderr.
+fn init_logging(to_file: bool) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    // One filter in front of both outputs, as before the file existed: with a filter on each
+    // output instead, a skipped record's warning went missing once in the e2e suite.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "motion_in_motion_lib=info,ksqldb=info".into());
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal: journald, Docker and files get plain text.
+        .with_ansi(
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        );
+    let file = to_file
+        .then(|| match log_file() {
+            Ok(appender) => Some(tracing_appender::non_blocking(appender)),
+            Err(err) => {
+                eprintln!("motion-in-motion: no log file: {err:#}");
+                None
+            }
+        })
+        .flatten();
+    let (file_layer, guard) = match file {
+        Some((writer, guard)) => (
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(writer)
+                    .with_ansi(false),
+            ),
+            Some(guard),
+        ),
+        None => (None, None),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(stderr)
+        .with(file_layer)
+        .init();
+    guard
+}
+
+/// `motion-in-motion.YYYY-MM-DD.log` in the log folder, a new one each day, seven kept.
+fn log_file() -> Result<tracing_appender::rolling::RollingFileAppender> {
+    let dir = paths::log_dir()?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    tracing_appender::rolling::Builder::new()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix("motion-in-motion")
+        .filename_suffix("log")
+        .max_log_files(7)
+        .build(&dir)
+        .with_context(|| format!("cannot open a log file in {}", dir.display()))
 }
 
 /// Runs a headless command on the command line's one async runtime.

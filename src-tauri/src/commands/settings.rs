@@ -7,6 +7,7 @@ use tauri::{AppHandle, State};
 use tauri_plugin_autostart::ManagerExt as _;
 
 use crate::ipc::{IpcError, IpcErrorKind};
+use crate::paths;
 use crate::settings::check::{self, CheckReport};
 use crate::settings::secrets::{NewSecrets, SecretKind};
 use crate::settings::Settings;
@@ -27,6 +28,8 @@ pub struct SettingsView {
     pub source_override: Option<String>,
     /// Where the settings file is.
     pub config_dir: String,
+    /// Where the window's log files are (none: this system has no folder for them).
+    pub log_dir: Option<String>,
 }
 
 fn view(app: &AppHandle, state: &AppState, settings: Settings) -> SettingsView {
@@ -43,6 +46,9 @@ fn view(app: &AppHandle, state: &AppState, settings: Settings) -> SettingsView {
             EventSource::Kafka(k) => format!("Kafka at {}", k.bootstrap_servers),
         }),
         config_dir: controller.config_dir().to_string_lossy().into_owned(),
+        log_dir: paths::log_dir()
+            .ok()
+            .map(|dir| dir.to_string_lossy().into_owned()),
     }
 }
 
@@ -117,4 +123,17 @@ pub async fn test_connection(
 #[specta::specta]
 pub async fn source_status(state: State<'_, AppState>) -> Result<SourceStatus, IpcError> {
     Ok(state.controller.source_status())
+}
+
+/// Shows the log folder in the desktop's file manager, for attaching logs to a bug report.
+#[tauri::command]
+#[specta::specta]
+pub async fn open_log_folder() -> Result<(), IpcError> {
+    let dir = paths::log_dir().map_err(|e| IpcError::new(IpcErrorKind::Desktop, e.to_string()))?;
+    open::that_detached(&dir).map_err(|e| {
+        IpcError::new(
+            IpcErrorKind::Desktop,
+            format!("cannot open {}: {e}", dir.display()),
+        )
+    })
 }

@@ -59,6 +59,7 @@ function create() {
     saveSettings: vi.fn<(s: Settings, secrets: NewSecrets, startOnLogin: boolean) => Promise<SettingsView>>(),
     testConnection: vi.fn<(s: Settings, secrets: NewSecrets) => Promise<CheckReport[]>>(),
     sourceStatus: vi.fn<() => Promise<SourceStatus>>(),
+    openLogFolder: vi.fn<() => Promise<null>>(),
     eventsChanged: channel<number>(),
     sourceChanged: channel<SourceStatus>(),
     deviceChanged: channel<DeviceStatus>(),
@@ -106,6 +107,7 @@ export function ipcMock(real: typeof Ipc): typeof Ipc {
     saveSettings: (...a) => fake.saveSettings(...a),
     testConnection: (...a) => fake.testConnection(...a),
     sourceStatus: () => fake.sourceStatus(),
+    openLogFolder: () => fake.openLogFolder(),
     clipFileSrc: (path: string) => `asset://localhost/${encodeURIComponent(path)}`,
     onEventsChanged: (cb) => fake.eventsChanged.listen(cb),
     onSourceChanged: (cb) => fake.sourceChanged.listen(cb),
@@ -160,6 +162,7 @@ export function settingsView(over: Partial<SettingsView> = {}, settings: Setting
     start_on_login: false,
     source_override: null,
     config_dir: "/home/me/.config/motion-in-motion",
+    log_dir: "/home/me/.local/share/com.motioninmotion.desktop/logs",
     ...over,
   };
 }
