@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
 
-use serde_json::Value;
+mod common;
 
 /// This machine's target triple (`cargo metadata` for every platform would need packages that
 /// were never downloaded here).
@@ -23,18 +23,7 @@ fn host() -> String {
 
 /// Package id -> ids of its normal (not dev, not build) dependencies, and id -> name.
 fn normal_graph() -> (HashMap<String, Vec<String>>, HashMap<String, String>) {
-    let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
-        .args(["--filter-platform", &host()])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("cargo metadata runs");
-    assert!(
-        out.status.success(),
-        "cargo metadata: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let metadata: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata's JSON");
+    let metadata = common::cargo_metadata(&["--locked", "--filter-platform", &host()]);
     let names: HashMap<String, String> = metadata["packages"]
         .as_array()
         .into_iter()

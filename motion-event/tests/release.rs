@@ -2,10 +2,10 @@
 //! licence files for the manifests' licence, a changelog entry for that version, and a pinned
 //! compiler no older than what the workspace says it needs.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+mod common;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -21,23 +21,7 @@ fn read(relative: &str) -> String {
 
 /// The workspace's own packages, as `cargo metadata` resolves their manifests.
 fn members() -> Vec<Value> {
-    let out = Command::new(env!("CARGO"))
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--offline",
-        ])
-        .current_dir(root())
-        .output()
-        .expect("cargo metadata runs");
-    assert!(
-        out.status.success(),
-        "cargo metadata: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let metadata: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata's JSON");
+    let metadata = common::cargo_metadata(&["--no-deps"]);
     let packages = metadata["packages"].as_array().cloned().unwrap_or_default();
     assert!(packages.len() >= 5, "the members were read: {packages:?}");
     packages
