@@ -367,7 +367,16 @@ fn step(stages: &mut Stages, frame: &mut Frame, out: &Output) -> Result<()> {
             out.event(id, "ended", frame);
         }
     }
-    // A starting event gets its id from the recorder, on this frame.
+    // Logged before the recorder writes the snapshot, so that its time is the detection's
+    // (bench/delivery reads it); the event's id comes from the recorder, on this frame, and is
+    // on every line from the snapshot's `spooled` on.
+    if let Some(start) = verdict.event_start {
+        info!(
+            at_s = start.at.as_secs_f64(),
+            changed_pixels = verdict.changed_pixels,
+            "event started"
+        );
+    }
     let items = {
         let _event = event_span(stages.recorder.event_id()).entered();
         stages.recorder.on_frame(frame, &verdict)?
@@ -375,13 +384,7 @@ fn step(stages: &mut Stages, frame: &mut Frame, out: &Output) -> Result<()> {
     for item in items {
         out.spooled(&item);
     }
-    if let Some(start) = verdict.event_start {
-        let _event = event_span(stages.recorder.event_id()).entered();
-        info!(
-            at_s = start.at.as_secs_f64(),
-            changed_pixels = verdict.changed_pixels,
-            "event started"
-        );
+    if verdict.event_start.is_some() {
         if let Some(id) = stages.recorder.event_id() {
             out.event(id, "started", frame);
         }
