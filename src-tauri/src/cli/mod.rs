@@ -60,24 +60,18 @@ fn init_logging(to_file: bool) -> Option<tracing_appender::non_blocking::WorkerG
             std::io::stderr().is_terminal()
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         );
-    let file = to_file
-        .then(|| match log_file() {
-            Ok(appender) => Some(tracing_appender::non_blocking(appender)),
-            Err(err) => {
-                eprintln!("motion-in-motion: no log file: {err:#}");
-                None
-            }
-        })
-        .flatten();
-    let (file_layer, guard) = match file {
-        Some((writer, guard)) => (
-            Some(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(writer)
-                    .with_ansi(false),
-            ),
-            Some(guard),
-        ),
+    let (file_layer, guard) = match to_file.then(log_file) {
+        Some(Ok(appender)) => {
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            let layer = tracing_subscriber::fmt::layer()
+                .with_writer(writer)
+                .with_ansi(false);
+            (Some(layer), Some(guard))
+        }
+        Some(Err(err)) => {
+            eprintln!("motion-in-motion: no log file: {err:#}");
+            (None, None)
+        }
         None => (None, None),
     };
     tracing_subscriber::registry()
