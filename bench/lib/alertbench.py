@@ -151,6 +151,17 @@ def stack_up():
     return was_up, env
 
 
+def s3_get(url, stack_env):
+    """GETs an object of the stack's private bucket, signed with the desktop app's read-only
+    key (curl's SigV4): (HTTP status, body); status 0 when no response came."""
+    user = f"{stack_env['MIM_S3_READ_ACCESS_KEY']}:{stack_env['MIM_S3_READ_SECRET_KEY']}"
+    r = subprocess.run(["curl", "-sS", "--max-time", "30", "-w", "\n%{http_code}",
+                        "--aws-sigv4", f"aws:amz:{stack_env['MIM_S3_REGION']}:s3", "--user", user, url],
+                       capture_output=True, stdin=subprocess.DEVNULL)
+    body, _, code = r.stdout.rpartition(b"\n")
+    return (int(code) if code.strip().isdigit() else 0), body
+
+
 def stack_down():
     log("stack: stopping it again (tests/stack/down), as it was down before")
     r = subprocess.run([str(STACK / "down")], capture_output=True, text=True, stdin=subprocess.DEVNULL)

@@ -31,10 +31,11 @@ fn working_connections_are_confirmed() {
             "--s3-endpoint",
             &stack.s3_endpoint,
             "--s3-access-key",
-            &stack.access_key,
+            &stack.read_access_key,
         ],
-        Some(&stack.secret_key),
+        Some(&stack.read_secret_key),
     );
+    // The read-only key of the stack's private bucket, with the policy README gives, passes.
     assert!(ok, "{reports:#?}");
     assert_eq!(reports.len(), 2);
     assert!(reports.iter().all(|r| r["ok"] == true), "{reports:#?}");
@@ -57,7 +58,7 @@ fn each_failure_says_what_is_wrong() {
             "--s3-endpoint",
             &stack.s3_endpoint,
             "--s3-access-key",
-            &stack.access_key,
+            &stack.read_access_key,
         ],
         Some("not-the-secret"),
     );

@@ -17,8 +17,8 @@ use motion_event::{CameraState, EventKind, MotionEvent};
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn http_size(url: &str) -> Option<u64> {
-    let (status, body) = motion_e2e::http("GET", url, None).ok()?;
-    (status == 200).then_some(body.len() as u64)
+    let (status, len) = motion_e2e::faults::s3_get(url);
+    (status == 200).then_some(len)
 }
 
 /// The promises, for `n` events: alert first (snapshot, no clip yet), then the clip; every URL

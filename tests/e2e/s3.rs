@@ -1,5 +1,5 @@
-//! The S3 server: signed uploads work, anonymous downloads of clips work, and a request
-//! signed with the wrong secret is refused.
+//! The S3 server: the bucket is private (no anonymous access), the desktop's read-only key
+//! reads but never writes, and a request signed with the wrong secret is refused.
 
 use motion_e2e::{unique, Stack};
 use motion_event::settings::Secret;
@@ -11,7 +11,7 @@ fn store(settings: &motion_event::settings::S3Settings) -> impl ObjectStore {
 }
 
 #[tokio::test]
-async fn upload_then_download_signed_and_anonymous() {
+async fn the_bucket_is_private_and_the_read_key_only_reads() {
     let stack = Stack::get();
     let settings = stack.s3();
     let store = store(&settings);
@@ -34,12 +34,60 @@ async fn upload_then_download_signed_and_anonymous() {
         .expect("body");
     assert_eq!(signed.as_ref(), body.as_slice());
 
-    // Clip URLs in events must be fetchable as they are, by the app and by a browser.
-    let resp = reqwest::get(settings.object_url(&key))
+    // Footage is private: the URL in an event does not play as it is.
+    let url = settings.object_url(&key);
+    let resp = reqwest::get(&url).await.expect("anonymous get");
+    assert_eq!(resp.status(), 403, "anonymous read of {url}");
+    let resp = reqwest::Client::new()
+        .put(&url)
+        .body("anonymous")
+        .send()
         .await
-        .expect("anonymous get");
-    assert_eq!(resp.status(), 200);
-    assert_eq!(resp.bytes().await.expect("body").as_ref(), body.as_slice());
+        .expect("anonymous put");
+    assert_eq!(resp.status(), 403, "anonymous write of {url}");
+
+    // The desktop app's key reads it...
+    let reader = motion_e2e::s3_store(&stack.s3_reader());
+    let read = reader
+        .get(&ObjectPath::from(key.as_str()))
+        .await
+        .expect("get with the read-only key")
+        .bytes()
+        .await
+        .expect("body");
+    assert_eq!(read.as_ref(), body.as_slice());
+    // ...and can neither overwrite nor delete it.
+    for (what, result) in [
+        (
+            "put",
+            reader
+                .put(
+                    &ObjectPath::from(key.as_str()),
+                    PutPayload::from_static(b"x"),
+                )
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "delete",
+            reader.delete(&ObjectPath::from(key.as_str())).await,
+        ),
+    ] {
+        let err = result.expect_err(&format!("the read-only key must not {what}"));
+        let text = format!("{err:?}");
+        assert!(
+            text.contains("AccessDenied"),
+            "{what}: expected AccessDenied, got {text}"
+        );
+    }
+    let still = store
+        .get(&ObjectPath::from(key.as_str()))
+        .await
+        .expect("still there")
+        .bytes()
+        .await
+        .expect("body");
+    assert_eq!(still.as_ref(), body.as_slice());
 }
 
 #[tokio::test]
@@ -63,8 +111,12 @@ async fn a_request_signed_with_a_wrong_secret_is_refused_with_403() {
     );
 
     // And nothing was stored under that key.
-    let resp = reqwest::get(stack.s3().object_url(&key))
+    let err = store(&stack.s3())
+        .head(&ObjectPath::from(key.as_str()))
         .await
-        .expect("get");
-    assert_eq!(resp.status(), 404);
+        .expect_err("nothing stored");
+    assert!(
+        matches!(err, object_store::Error::NotFound { .. }),
+        "expected not found, got {err:?}"
+    );
 }

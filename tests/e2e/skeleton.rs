@@ -65,7 +65,10 @@ async fn published_clip_reaches_the_desktop_cache_with_a_downloadable_url() {
     );
     assert!(cached.url.starts_with(&stack.s3_endpoint), "{}", cached.url);
 
-    let resp = reqwest::get(&cached.url).await.expect("download clip");
+    // The bucket is private: the clip downloads through a URL presigned with the read-only key.
+    let resp = reqwest::get(motion_e2e::presigned(&cached.url).await)
+        .await
+        .expect("download clip");
     assert_eq!(
         resp.status(),
         200,

@@ -132,7 +132,8 @@ async fn live_events_appear_in_the_window_as_text() {
     window.screenshot("live-markup").await;
 }
 
-/// Uploads `bytes` to the stack's bucket under `key`; returns the object's (anonymous) URL.
+/// Uploads `bytes` to the stack's bucket under `key`; returns the object's URL (as an edge
+/// node's event carries it: private, it plays only presigned).
 async fn upload(key: &str, bytes: Vec<u8>) -> String {
     use object_store::{path::Path as ObjectPath, ObjectStore, PutPayload};
     let settings = Stack::get().s3();
@@ -167,6 +168,83 @@ async fn video_state(window: &AppWindow) -> (u64, f64, Option<u64>) {
         v[1].as_f64().unwrap_or(0.0),
         v[2].as_u64(),
     )
+}
+
+/// The player's clip URL (the video element's `src`).
+async fn video_src(window: &AppWindow) -> String {
+    let src = window
+        .execute(
+            "const v = document.querySelector('[data-testid=\"player-video\"]');\
+             return v ? v.src : '';",
+            vec![],
+        )
+        .await;
+    src.as_str().unwrap_or_default().to_owned()
+}
+
+/// With the player open on a presigned URL: the URL expires and S3 refuses it; when the player
+/// asks for the clip again (as a seek beyond what it buffered does) it gets a fresh URL from
+/// the app and plays on.
+async fn expired_urls_are_refused_and_presigned_again(window: &AppWindow) {
+    let first = video_src(window).await;
+    for part in [
+        "X-Amz-Signature=",
+        "X-Amz-Expires=15",
+        "X-Amz-Credential=mim-dev-reader",
+    ] {
+        assert!(
+            first.contains(part),
+            "the clip URL is presigned ({part}): {first}"
+        );
+    }
+    let (status, _) = motion_e2e::http("GET", &first, None).expect("GET the presigned URL");
+    assert_eq!(status, 200, "the fresh presigned URL plays");
+    let refused = window
+        .wait_until(
+            "S3 to refuse the expired URL",
+            Duration::from_secs(60),
+            || {
+                let first = first.clone();
+                async move {
+                    let (status, body) = motion_e2e::http("GET", &first, None).ok()?;
+                    let body = String::from_utf8_lossy(&body).into_owned();
+                    (status == 403).then_some(body)
+                }
+            },
+        )
+        .await;
+    assert!(
+        refused.contains("expired"),
+        "S3's refusal says why: {refused}"
+    );
+
+    window
+        .execute(
+            "document.querySelector('[data-testid=\"player-video\"]').load(); return null;",
+            vec![],
+        )
+        .await;
+    let first = &first;
+    let (fresh, state) = window
+        .wait_until("a fresh URL to load in the player", WAIT, || async move {
+            let src = video_src(window).await;
+            let state = video_state(window).await;
+            (src != *first && !src.is_empty() && state.0 >= 1).then_some((src, state))
+        })
+        .await;
+    assert!(
+        fresh.contains("X-Amz-Signature="),
+        "presigned again: {fresh}"
+    );
+    assert!(state.1 > 3.5, "the fresh URL plays the clip: {state:?}");
+    let problem = window
+        .execute(
+            "const e = document.querySelector('[data-testid=\"player-error\"]');\
+             return e ? e.textContent : '';",
+            vec![],
+        )
+        .await;
+    assert_eq!(problem.as_str(), Some(""), "the player shows no error");
 }
 
 /// A small household: four cameras, a day of events, heartbeats (one camera gone silent).
@@ -336,8 +414,14 @@ async fn clips_play_views_show_and_history_searches_offline() {
         "--status-topic",
         house.status_topic.as_str(),
     ];
+    // The bucket is private: the player gets URLs presigned with the read-only key, valid for
+    // a short time here so that one expires while the player is open.
+    let stack = Stack::get();
+    let read_env = stack.s3_read_env();
+    let mut env: Vec<(&str, &str)> = read_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push(("MIM_S3_URL_EXPIRY", "15"));
     {
-        let window = AppWindow::start(dir.path(), &online, &[]).await;
+        let window = AppWindow::start(dir.path(), &online, &env).await;
         let (w, ids) = (&window, [&ready.event_id, &pending.event_id]);
         w.wait_until(
             "both events in the live view",
@@ -397,6 +481,7 @@ async fn clips_play_views_show_and_history_searches_offline() {
             "the clip did not load: readyState {state}, duration {duration}"
         );
         window.screenshot("player").await;
+        expired_urls_are_refused_and_presigned_again(&window).await;
 
         // The newer event's clip is still uploading: its snapshot shows, and it says so.
         window.click(r#"[data-testid="player-prev"]"#).await;
@@ -667,6 +752,15 @@ async fn clicking_a_notification_opens_its_event_in_the_player() {
     // The heartbeats' topic is private too: other tests' cameras raise warnings of their own.
     let status_topic = format!("{topic}-status");
     create_topic(&status_topic, 1);
+    // The event's clip, in the private bucket: it plays through a URL the app presigns.
+    let clip = motion_e2e::make_clip(dir.path(), "gate.mp4", 4);
+    let clip_url = upload(
+        &format!("{topic}/gate.mp4"),
+        std::fs::read(&clip).expect("clip"),
+    )
+    .await;
+    let read_env = Stack::get().s3_read_env();
+    let env: Vec<(&str, &str)> = read_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let window = AppWindow::start_keeping_popups(
         dir.path(),
         &[
@@ -679,6 +773,7 @@ async fn clicking_a_notification_opens_its_event_in_the_player() {
             "--status-topic",
             &status_topic,
         ],
+        &env,
         "Gate",
     )
     .await;
@@ -715,9 +810,10 @@ async fn clicking_a_notification_opens_its_event_in_the_player() {
 
     // A live event (the cache was empty, so nothing else is new): one popup.
     let device = unique("notify-cam");
-    let mut ev = event(&device, 1, EventKind::MotionStarted);
+    let mut ev = event(&device, 1, EventKind::ClipReady);
     ev.device_name = "Gate".into();
     ev.message = "Someone at the gate".into();
+    ev.url = clip_url;
     produce_to(&topic, &[(ev.event_id.clone(), ev.to_json())]).await;
     wait_for("the popup on screen", WAIT, || {
         desktop
@@ -738,9 +834,21 @@ async fn clicking_a_notification_opens_its_event_in_the_player() {
         text.contains("Gate") && text.contains("Someone at the gate"),
         "the player shows another event: {text:?}"
     );
-    window
-        .wait_for_css(r#"[data-testid="player-pending"]"#, WAIT)
+    // Its clip plays, from the private bucket through a presigned URL.
+    let w = &window;
+    let (state, duration, _) = w
+        .wait_until("the clip to load in the player", WAIT, || async move {
+            let s = video_state(w).await;
+            (s.0 >= 2 && s.1 > 0.0 || s.2.is_some()).then_some(s)
+        })
         .await;
+    assert!(
+        state >= 2 && duration > 3.5,
+        "the clip did not load: readyState {state}, duration {duration}; {}",
+        window.log()
+    );
+    let src = video_src(&window).await;
+    assert!(src.contains("X-Amz-Signature="), "a presigned URL: {src}");
 }
 
 /// Fills the cache at `db` with `n` events, 8 s apart going back from now (a million span three

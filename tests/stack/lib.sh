@@ -14,6 +14,9 @@ MIM_S3_CONSOLE_PORT=${MIM_S3_CONSOLE_PORT:-19001}
 MIM_S3_ACCESS_KEY=${MIM_S3_ACCESS_KEY:-mim-dev-access}
 MIM_S3_SECRET_KEY=${MIM_S3_SECRET_KEY:-mim-dev-secret-key-0001}
 MIM_S3_BUCKET=${MIM_S3_BUCKET:-motion-clips}
+# The desktop app's key: it may read clips (and list the bucket), nothing else.
+MIM_S3_READ_ACCESS_KEY=${MIM_S3_READ_ACCESS_KEY:-mim-dev-reader}
+MIM_S3_READ_SECRET_KEY=${MIM_S3_READ_SECRET_KEY:-mim-dev-reader-secret-0001}
 MIM_S3_REGION=${MIM_S3_REGION:-us-east-1}
 
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
@@ -21,6 +24,10 @@ KAFKA_LIBS=$MIM_CACHE/kafka-$KAFKA_VERSION/libs
 # Pinned: the version this project was last verified with.
 MINIO_VERSION=${MINIO_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}
 MINIO_BIN=$MIM_CACHE/bin/minio
+# MinIO's client, for its admin API (users and policies), whose request bodies are encrypted
+# with the root secret: no plain HTTP call can create the read-only user.
+MC_VERSION=${MC_VERSION:-v0.0.0-20250313080218-cf909e1063a9}
+MC_BIN=$MIM_CACHE/bin/mc
 
 LOGS=$MIM_STACK_DIR/logs
 PIDS=$MIM_STACK_DIR/pids
@@ -64,6 +71,12 @@ kafka_healthy() {
 
 s3_healthy() {
   curl -fsS -o /dev/null "http://127.0.0.1:$MIM_S3_PORT/minio/health/ready"
+}
+
+mc_admin() { # mc args... (as the root user, against the stack's MinIO)
+  MC_CONFIG_DIR=$MIM_STACK_DIR/mc \
+    MC_HOST_stack="http://$MIM_S3_ACCESS_KEY:$MIM_S3_SECRET_KEY@127.0.0.1:$MIM_S3_PORT" \
+    "$MC_BIN" --quiet --no-color "$@"
 }
 
 s3_curl() { # curl args... (signed with the stack's credentials)

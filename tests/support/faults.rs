@@ -122,9 +122,13 @@ pub fn produced(lines: &[Value]) -> BTreeMap<String, Produced> {
     events
 }
 
-/// `GET url`: the status and the bytes received (0, 0 when no response came).
-pub fn http_get(url: &str) -> (u16, u64) {
-    crate::http("GET", url, None).map_or((0, 0), |(status, body)| (status, body.len() as u64))
+/// `GET url` of an object, signed with the stack's root key (the bucket is private): the
+/// status and the bytes received (0, 0 when no response came).
+pub fn s3_get(url: &str) -> (u16, u64) {
+    let stack = crate::Stack::get();
+    let root = (stack.access_key.as_str(), stack.secret_key.as_str());
+    crate::s3_signed("GET", url, String::new(), root)
+        .map_or((0, 0), |(status, body)| (status, body.len() as u64))
 }
 
 /// The bucket and key of an object URL.
@@ -251,7 +255,7 @@ impl Books<'_> {
                 match e.snapshot_url.as_deref() {
                     None => out.lost.push(format!("{}: no snapshot URL", p.event_id)),
                     Some(url) => {
-                        let got = http_get(url);
+                        let got = s3_get(url);
                         if got != (200, snapshot.bytes) {
                             out.lost.push(format!(
                                 "{}: snapshot {url} gave {got:?}, recorded {} bytes",
@@ -267,7 +271,7 @@ impl Books<'_> {
                         .push(format!("{}: its clip never reached the cache", p.event_id));
                     continue;
                 }
-                let got = http_get(&e.url);
+                let got = s3_get(&e.url);
                 if got != (200, clip.bytes) {
                     out.lost.push(format!(
                         "{}: clip {} gave {got:?}, recorded {} bytes",

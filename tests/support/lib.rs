@@ -35,6 +35,9 @@ pub struct Stack {
     pub bucket: String,
     pub access_key: String,
     pub secret_key: String,
+    /// The desktop app's read-only key (`tests/stack/up` creates it).
+    pub read_access_key: String,
+    pub read_secret_key: String,
 }
 
 fn var(name: &str, default: &str) -> String {
@@ -57,6 +60,8 @@ impl Stack {
                 bucket: var("MIM_S3_BUCKET", "motion-clips"),
                 access_key: var("MIM_S3_ACCESS_KEY", "mim-dev-access"),
                 secret_key: var("MIM_S3_SECRET_KEY", "mim-dev-secret-key-0001"),
+                read_access_key: var("MIM_S3_READ_ACCESS_KEY", "mim-dev-reader"),
+                read_secret_key: var("MIM_S3_READ_SECRET_KEY", "mim-dev-reader-secret-0001"),
             };
             if !stack.reachable() {
                 let up = repo_root().join("tests/stack/up");
@@ -111,6 +116,71 @@ impl Stack {
             public_base_url: None,
         }
     }
+
+    /// The bucket with the read-only key, as the desktop app reads it.
+    pub fn s3_reader(&self) -> S3Settings {
+        S3Settings {
+            access_key_id: self.read_access_key.clone(),
+            secret_access_key: Secret::new(self.read_secret_key.clone()),
+            ..self.s3()
+        }
+    }
+
+    /// The desktop app's environment for the bucket and its read-only key (its `--s3-*`
+    /// flags): the player gets presigned URLs.
+    pub fn s3_read_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("MIM_S3_READ_BUCKET", self.bucket.clone()),
+            ("MIM_S3_READ_ENDPOINT", self.s3_endpoint.clone()),
+            ("MIM_S3_READ_REGION", self.s3_region.clone()),
+            ("MIM_S3_READ_KEY", self.read_access_key.clone()),
+            ("MIM_S3_READ_SECRET", self.read_secret_key.clone()),
+        ]
+    }
+}
+
+/// `url` (an object of the stack's bucket, as events carry them) presigned for a minute with
+/// the read-only key, as the desktop app presigns the URLs its player loads.
+pub async fn presigned(url: &str) -> String {
+    use object_store::signer::Signer;
+    let stack = Stack::get();
+    let reader = stack.s3_reader();
+    let key = url
+        .strip_prefix(&reader.object_url(""))
+        .unwrap_or_else(|| panic!("{url} is not in the stack's bucket"));
+    s3_store(&reader)
+        .signed_url(
+            reqwest::Method::GET,
+            &object_store::path::Path::from(key),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("cannot presign {url}: {e}"))
+        .to_string()
+}
+
+/// `method url` with `body`, signed with `key`/`secret` by object_store's SigV4 signer (the one
+/// the edge node uploads through): the status and the body (an error when no response came).
+pub fn s3_signed(
+    method: &str,
+    url: &str,
+    body: String,
+    (key, secret): (&str, &str),
+) -> Result<(u16, Vec<u8>), String> {
+    use object_store::aws::{AwsAuthorizer, AwsCredential};
+    use object_store::client::HttpRequest;
+    let credential = AwsCredential {
+        key_id: key.to_owned(),
+        secret_key: secret.to_owned(),
+        token: None,
+    };
+    let mut request: HttpRequest = http::Request::builder()
+        .method(method)
+        .uri(url)
+        .body(body.clone().into())
+        .map_err(|e| format!("not an S3 request: {e}"))?;
+    AwsAuthorizer::new(&credential, "s3", &Stack::get().s3_region).authorize(&mut request, None);
+    http_with_headers(method, url, request.headers().clone(), Some(body))
 }
 
 /// Whether something accepts connections at `host_port` (`host:port`) right now.

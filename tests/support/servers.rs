@@ -13,9 +13,6 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use object_store::aws::{AwsAuthorizer, AwsCredential};
-use object_store::client::HttpRequest;
-
 use crate::process::Proc;
 use crate::{repo_root, wait_for, Stack};
 
@@ -140,7 +137,7 @@ impl Drop for RtspCamera {
     }
 }
 
-/// A MinIO server of our own, with the stack's credentials and bucket (anonymous read).
+/// A MinIO server of our own, with the stack's root credentials and its private bucket.
 pub struct PrivateS3 {
     pub port: u16,
     data: PathBuf,
@@ -201,36 +198,22 @@ impl PrivateS3 {
         kill(&mut self.child);
     }
 
-    /// The stack's bucket, readable by anyone (as the stack's own is), on this server.
+    /// The stack's bucket, private as the stack's own is (read with the root key here).
     fn create_bucket(&self) {
         let stack = Stack::get();
-        let bucket = format!("{}/{}", self.endpoint(), stack.bucket);
-        s3_request("PUT", &bucket, String::new());
-        let policy = format!(
-            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":["*"]}},"Action":["s3:GetObject"],"Resource":["arn:aws:s3:::{}/*"]}}]}}"#,
-            stack.bucket
+        s3_request(
+            "PUT",
+            &format!("{}/{}", self.endpoint(), stack.bucket),
+            String::new(),
         );
-        s3_request("PUT", &format!("{bucket}?policy="), policy);
     }
 }
 
-/// `method url` with `body`, signed with the stack's key by object_store's SigV4 signer (the
-/// one the edge node uploads through); panics unless the server says yes.
+/// `method url` with `body`, signed with the stack's root key; panics unless the server says yes.
 fn s3_request(method: &str, url: &str, body: String) {
     let stack = Stack::get();
-    let credential = AwsCredential {
-        key_id: stack.access_key.clone(),
-        secret_key: stack.secret_key.clone(),
-        token: None,
-    };
-    let mut request: HttpRequest = http::Request::builder()
-        .method(method)
-        .uri(url)
-        .body(body.clone().into())
-        .expect("an S3 request");
-    AwsAuthorizer::new(&credential, "s3", &stack.s3_region).authorize(&mut request, None);
-    let sent = crate::http_with_headers(method, url, request.headers().clone(), Some(body));
-    match sent {
+    let root = (stack.access_key.as_str(), stack.secret_key.as_str());
+    match crate::s3_signed(method, url, body, root) {
         Ok((status, _)) if (200..300).contains(&status) => {}
         Ok((status, reply)) => panic!(
             "{method} {url}: {status}: {}",

@@ -61,6 +61,15 @@ pub fn tauri_driver() -> PathBuf {
         .expect("tauri-driver is missing: run scripts/install-deps (it installs it into ~/.cache/motion-in-motion/tools)")
 }
 
+/// The app under test: this build's, or the one `MIM_APP_BINARY` names (the installed
+/// package's, for `tests/package/desktop`).
+pub fn app_binary() -> PathBuf {
+    match std::env::var_os("MIM_APP_BINARY") {
+        Some(path) => PathBuf::from(path),
+        None => bin("motion-in-motion"),
+    }
+}
+
 /// Where screenshots go: `$CARGO_TARGET_DIR/screenshots`, else `<repo>/target/screenshots`;
 /// with `MIM_UPDATE_SCREENSHOTS=1`, the README's `docs/screenshots` (to commit).
 pub fn screenshot_dir() -> PathBuf {
@@ -136,9 +145,10 @@ impl AppWindow {
     pub async fn start_keeping_popups(
         dir: &Path,
         args: &[&str],
+        env: &[(&str, &str)],
         critical_summary: &str,
     ) -> AppWindow {
-        Self::open(dir, args, &[], false, Some(critical_summary)).await
+        Self::open(dir, args, env, false, Some(critical_summary)).await
     }
 
     /// As [`AppWindow::start`], with a real Secret Service (gnome-keyring, its login keyring
@@ -158,7 +168,7 @@ impl AppWindow {
             Path::new(WEBKIT_WEBDRIVER).exists(),
             "{WEBKIT_WEBDRIVER} is missing: run scripts/install-deps (webkit2gtk-driver)"
         );
-        let app = bin("motion-in-motion");
+        let app = app_binary();
         let driver_bin = tauri_driver();
         let desktop = Desktop::start(dir, critical_summary);
 
@@ -306,7 +316,7 @@ impl AppWindow {
         args: &[&str],
         timeout: Duration,
     ) -> Option<std::process::ExitStatus> {
-        let mut cmd = Command::new(bin("motion-in-motion"));
+        let mut cmd = Command::new(app_binary());
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -62,6 +62,43 @@ describe("Player", () => {
     expect(screen.queryByTestId("player-pending")).toBeNull();
   });
 
+  it("asks for a fresh presigned URL when the open one is refused, and resumes there", async () => {
+    const first = "http://127.0.0.1:19000/c/e2.mp4?X-Amz-Date=20261203T100000Z&X-Amz-Signature=aa";
+    const second = "http://127.0.0.1:19000/c/e2.mp4?X-Amz-Date=20261203T101600Z&X-Amz-Signature=bb";
+    fake.openClip
+      .mockResolvedValueOnce({ file: null, url: first, pending: false, problem: null })
+      .mockResolvedValueOnce({ file: null, url: second, pending: false, problem: null });
+    player();
+    const video = (await screen.findByTestId("player-video")) as HTMLVideoElement;
+    expect(video.getAttribute("src")).toBe(first);
+    fireEvent.loadedMetadata(video);
+    video.currentTime = 2.5;
+    // The URL expired: S3 answers 403 to the next range request and the element errors.
+    fireEvent.error(video);
+    await waitFor(() => expect(screen.getByTestId("player-video").getAttribute("src")).toBe(second));
+    expect(fake.openClip).toHaveBeenCalledTimes(2);
+    const fresh = screen.getByTestId("player-video") as HTMLVideoElement;
+    fireEvent.loadedMetadata(fresh);
+    expect(fresh.currentTime).toBe(2.5);
+    expect(screen.queryByTestId("player-error")).toBeNull();
+  });
+
+  it("says so when a fresh URL is refused too, without asking forever", async () => {
+    fake.openClip.mockImplementation(async () => ({
+      file: null,
+      url: `http://127.0.0.1:19000/c/e2.mp4?X-Amz-Signature=${fake.openClip.mock.calls.length}`,
+      pending: false,
+      problem: null,
+    }));
+    player();
+    fireEvent.error(await screen.findByTestId("player-video"));
+    await waitFor(() => expect(fake.openClip).toHaveBeenCalledTimes(2));
+    await waitFor(() => expect(screen.getByTestId("player-video").getAttribute("src")).toContain("Signature=2"));
+    fireEvent.error(screen.getByTestId("player-video"));
+    expect((await screen.findByTestId("player-error")).textContent).toContain("the server refused it");
+    expect(fake.openClip).toHaveBeenCalledTimes(2);
+  });
+
   it("shows the problem text", async () => {
     fake.openClip.mockResolvedValue({ file: null, url: null, pending: false, problem: "the clip URL is not http(s): ftp://x" });
     player();

@@ -162,6 +162,13 @@ function PlayerBody({
   const [error, setError] = useState<string | null>(null);
   const [saved, setSaved] = useState<{ path: string } | { error: string } | { saving: true } | null>(null);
   const [offline, setOffline] = useState<Offline>({ state: "idle" });
+  const [playError, setPlayError] = useState<string | null>(null);
+  // A presigned URL expires (S3 then refuses it) while the player is open: the next request
+  // for the clip (a seek, a reload) fails. The URL that last loaded, whether a fresh one was
+  // already asked for, and where to resume once it loads.
+  const loaded = useRef<string | null>(null);
+  const refreshed = useRef(false);
+  const resumeAt = useRef(0);
   const requests = useRequests();
 
   const load = useCallback(() => {
@@ -205,6 +212,27 @@ function PlayerBody({
   const isOffline = view.clip_cached || Boolean(clip?.file) || offline.state === "done";
   const canFetch = clip !== null && !clip.pending && (clip.file !== null || clip.url !== null);
 
+  const onVideoLoaded = () => {
+    const v = videoRef.current;
+    loaded.current = src ?? null;
+    setPlayError(null);
+    if (v && resumeAt.current > 0) v.currentTime = resumeAt.current;
+    resumeAt.current = 0;
+  };
+  const onVideoError = () => {
+    // Presign again when a URL that played fails (it expired), or the first URL ever fails (it
+    // may have expired before it loaded); never twice in a row for URLs that never played.
+    const presigned = clip !== null && clip.file === null && clip.url !== null;
+    if (presigned && (loaded.current === src || !refreshed.current)) {
+      refreshed.current = true;
+      resumeAt.current = videoRef.current?.currentTime ?? 0;
+      loaded.current = null;
+      load();
+      return;
+    }
+    setPlayError("The clip did not load: the server refused it, or it is not a playable video.");
+  };
+
   const makeOffline = () => {
     setOffline({ state: "starting" });
     cacheClip(id).catch((err: unknown) => setOffline({ state: "failed", error: errorText(err) }));
@@ -234,6 +262,8 @@ function PlayerBody({
           preload="metadata"
           src={src}
           poster={snapshot ?? undefined}
+          onLoadedMetadata={onVideoLoaded}
+          onError={onVideoError}
         />
       ) : clip?.pending ? (
         <div className="player-pending" data-testid="player-pending">
@@ -246,6 +276,11 @@ function PlayerBody({
         </div>
       ) : clip !== null && !clip.problem ? (
         <p className="empty">This event has no playable clip.</p>
+      ) : null}
+      {playError !== null ? (
+        <p className="error" role="alert" data-testid="player-error">
+          {playError}
+        </p>
       ) : null}
       {clip?.problem ? (
         <p className="error" role="alert" data-testid="player-problem">

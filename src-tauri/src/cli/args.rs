@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use motion_event::settings::{KafkaSettings, Secret};
+use motion_event::settings::{KafkaSettings, S3Settings, Secret};
 
+use crate::controller::CommandLine;
 use crate::source::ksqldb::{KsqlDbSettings, StreamName};
 use crate::source::EventSource;
 
@@ -66,6 +67,39 @@ pub(super) struct Common {
     /// folder, shared with the window.
     #[arg(long, env = "MIM_CONFIG_DIR", global = true, value_name = "DIR")]
     pub(super) config_dir: Option<PathBuf>,
+    /// The private clip bucket; the player gets URLs into it presigned with the read-only
+    /// key below. Overrides the settings file's bucket; `check` tests it.
+    #[arg(long, env = "MIM_S3_READ_BUCKET", global = true, value_name = "BUCKET")]
+    s3_bucket: Option<String>,
+    /// Custom S3 endpoint (MinIO, R2, ...); unset means AWS.
+    #[arg(long, env = "MIM_S3_READ_ENDPOINT", global = true, value_name = "URL")]
+    s3_endpoint: Option<String>,
+    #[arg(
+        long,
+        env = "MIM_S3_READ_REGION",
+        global = true,
+        default_value = "us-east-1"
+    )]
+    s3_region: String,
+    /// Read-only access key for the bucket (README: "A read-only key for clips").
+    #[arg(long, env = "MIM_S3_READ_KEY", global = true, value_name = "KEY")]
+    s3_access_key: Option<String>,
+    /// Its secret. Prefer the environment variable: a command line is visible to other users
+    /// of this machine.
+    #[arg(
+        long,
+        env = "MIM_S3_READ_SECRET",
+        global = true,
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    s3_secret: Option<String>,
+    /// How long a presigned clip URL stays valid, in seconds (at most 7 days, S3's limit).
+    /// The player asks for a new one when an open URL has expired.
+    #[arg(long, env = "MIM_S3_URL_EXPIRY", global = true, value_name = "SECONDS",
+          default_value_t = crate::clips::presign::DEFAULT_EXPIRY.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    s3_url_expiry: u64,
 }
 
 #[derive(Subcommand)]
@@ -187,20 +221,6 @@ impl Filter {
 
 #[derive(Args)]
 pub(super) struct CheckArgs {
-    /// Clip bucket to test read access to (with --s3-access-key and MIM_S3_READ_SECRET).
-    #[arg(long, value_name = "BUCKET")]
-    pub(super) s3_bucket: Option<String>,
-    /// Custom S3 endpoint (MinIO, R2, ...); unset means AWS.
-    #[arg(long, value_name = "URL")]
-    pub(super) s3_endpoint: Option<String>,
-    #[arg(long, default_value = "us-east-1")]
-    pub(super) s3_region: String,
-    /// Read-only access key for the bucket.
-    #[arg(long, value_name = "KEY")]
-    pub(super) s3_access_key: Option<String>,
-    /// Its secret; prefer the environment variable.
-    #[arg(long, env = "MIM_S3_READ_SECRET", hide_env_values = true)]
-    pub(super) s3_secret: Option<String>,
     /// One JSON object per check instead of text.
     #[arg(long)]
     pub(super) json: bool,
@@ -249,6 +269,41 @@ impl Common {
             tracing::info!("a ksqlDB URL is set: events come from ksqlDB, not from Kafka directly");
         }
         Ok(Some(EventSource::KsqlDb(settings)))
+    }
+
+    /// The clip bucket and its read-only key from the command line, if a bucket is given.
+    pub(super) fn s3_read(&self) -> Result<Option<S3Settings>> {
+        let Some(bucket) = self.s3_bucket.clone().filter(|b| !b.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let access_key_id = self
+            .s3_access_key
+            .clone()
+            .filter(|k| !k.is_empty())
+            .context("--s3-bucket needs its read-only key (--s3-access-key or MIM_S3_READ_KEY)")?;
+        let secret = self
+            .s3_secret
+            .clone()
+            .filter(|s| !s.is_empty())
+            .context("--s3-access-key needs its secret (MIM_S3_READ_SECRET or --s3-secret)")?;
+        Ok(Some(S3Settings {
+            bucket,
+            region: self.s3_region.clone(),
+            endpoint: self.s3_endpoint.clone().filter(|e| !e.is_empty()),
+            path_style: None,
+            access_key_id,
+            secret_access_key: Secret::new(secret),
+            public_base_url: None,
+        }))
+    }
+
+    /// Everything the window takes from the command line over its settings file.
+    pub(super) fn command_line(&self) -> Result<CommandLine> {
+        Ok(CommandLine {
+            source: self.source()?,
+            s3_read: self.s3_read()?,
+            url_expiry: std::time::Duration::from_secs(self.s3_url_expiry),
+        })
     }
 
     pub(super) fn config_dir(&self) -> Result<PathBuf> {

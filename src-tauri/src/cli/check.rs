@@ -1,8 +1,7 @@
 //! `check`: tries the event source and the clip bucket as given on the command line, and says
 //! exactly what failed.
 
-use anyhow::{bail, Context, Result};
-use motion_event::settings::{S3Settings, Secret};
+use anyhow::{bail, Result};
 
 use super::args::{CheckArgs, Common};
 use crate::settings::check;
@@ -13,19 +12,7 @@ pub(super) async fn run(common: &Common, args: &CheckArgs) -> Result<()> {
     if let Some(source) = common.source()? {
         reports.push(check::source(&source).await);
     }
-    if let Some(bucket) = &args.s3_bucket {
-        let s3 = S3Settings {
-            bucket: bucket.clone(),
-            region: args.s3_region.clone(),
-            endpoint: args.s3_endpoint.clone(),
-            path_style: None,
-            access_key_id: args
-                .s3_access_key
-                .clone()
-                .context("--s3-bucket needs --s3-access-key")?,
-            secret_access_key: Secret::new(args.s3_secret.clone().unwrap_or_default()),
-            public_base_url: None,
-        };
+    if let Some(s3) = common.s3_read()? {
         reports.push(check::s3(&s3).await);
     }
     if reports.is_empty() {

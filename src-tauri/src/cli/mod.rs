@@ -27,11 +27,11 @@ pub fn main() -> ExitCode {
     let _log_file = init_logging(cli.command.is_none());
     let result = match cli.command {
         // The window runs on Tauri's own runtime.
-        None => cli.common.source().and_then(|source| {
+        None => cli.common.command_line().and_then(|command_line| {
             window::run(WindowOptions {
                 db: cli.common.db.clone(),
                 config_dir: cli.common.config_dir.clone(),
-                source,
+                command_line,
             })
         }),
         Some(command) => run_headless(&cli.common, command),

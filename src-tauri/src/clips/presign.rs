@@ -103,12 +103,18 @@ pub fn is_http(url: &str) -> bool {
     lower.starts_with("https://") || lower.starts_with("http://")
 }
 
-/// The object key of `url` if it points into the configured bucket, decoded.
+/// The object key of `url` if it points into the configured bucket, decoded. A key with an
+/// empty, `.` or `..` segment is not one: a browser or proxy may resolve those to a path
+/// outside the bucket, and the signature must never cover more than one of its objects.
 fn key_in_bucket(settings: &S3Settings, url: &str) -> Option<String> {
     let base = settings.object_url("");
     let rest = url.strip_prefix(base.as_str())?;
     let rest = rest.split(['?', '#']).next().unwrap_or(rest);
-    (!rest.is_empty()).then(|| percent_decode(rest))
+    let key = percent_decode(rest);
+    let plain = key
+        .split('/')
+        .all(|segment| !matches!(segment, "" | "." | ".."));
+    plain.then_some(key)
 }
 
 fn percent_decode(text: &str) -> String {
@@ -214,5 +220,31 @@ mod tests {
             key_in_bucket(&s, "http://127.0.0.1:19000/motion-clips/"),
             None
         );
+    }
+
+    #[tokio::test]
+    async fn urls_outside_the_bucket_are_never_presigned() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let urls = ClipUrls::signing(&minio(), Duration::from_secs(600))?;
+        for outside in [
+            // Another bucket on the same server, and one whose name starts like ours.
+            "http://127.0.0.1:19000/other-bucket/garage/e1.mp4",
+            "http://127.0.0.1:19000/motion-clips-public/garage/e1.mp4",
+            // Paths that leave the bucket once resolved, plain or percent-encoded.
+            "http://127.0.0.1:19000/motion-clips/../other-bucket/e1.mp4",
+            "http://127.0.0.1:19000/motion-clips/%2E%2E/other-bucket/e1.mp4",
+            "http://127.0.0.1:19000/motion-clips/garage/./e1.mp4",
+            "http://127.0.0.1:19000/motion-clips//e1.mp4",
+            // Another host or port, a look-alike host, credentials in the authority.
+            "http://127.0.0.1:19001/motion-clips/garage/e1.mp4",
+            "http://127.0.0.1:190000/motion-clips/garage/e1.mp4",
+            "http://127.0.0.1:19000@evil.example/motion-clips/garage/e1.mp4",
+            "https://127.0.0.1:19000/motion-clips/garage/e1.mp4",
+        ] {
+            let resolved = urls.resolve(outside).await?;
+            assert_eq!(resolved, outside, "passed through as it is");
+            assert!(!resolved.contains("X-Amz-"), "{outside} was presigned");
+        }
+        Ok(())
     }
 }

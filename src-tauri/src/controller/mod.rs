@@ -5,6 +5,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
+
+use motion_event::settings::S3Settings;
 
 use tokio::sync::Mutex;
 
@@ -20,9 +23,27 @@ use crate::source::{EventSource, SourceStatus};
 #[cfg(test)]
 mod tests;
 
-/// Presigned URLs stay valid this long: enough to watch a clip, short enough to be useless
-/// when leaked.
-const URL_EXPIRY: std::time::Duration = std::time::Duration::from_secs(3600);
+/// What the command line (or the environment) sets over the settings file, so that scripts,
+/// the demo and tests need not touch the user's settings.
+#[derive(Clone)]
+pub struct CommandLine {
+    /// The event source.
+    pub source: Option<EventSource>,
+    /// The clip bucket and its read-only key.
+    pub s3_read: Option<S3Settings>,
+    /// How long presigned clip URLs stay valid (the settings file has no say in it).
+    pub url_expiry: Duration,
+}
+
+impl Default for CommandLine {
+    fn default() -> Self {
+        CommandLine {
+            source: None,
+            s3_read: None,
+            url_expiry: crate::clips::presign::DEFAULT_EXPIRY,
+        }
+    }
+}
 
 /// Who hears what the controller and its service report. Called from the service's tasks,
 /// so an implementation must not wait.
@@ -40,9 +61,8 @@ pub struct Controller {
     cache: Cache,
     config_dir: PathBuf,
     secrets: Arc<dyn SecretStore>,
-    /// An event source given on the command line (or in the environment) wins over the
-    /// settings file, so scripts and tests need not touch the user's settings.
-    command_line_source: Option<EventSource>,
+    /// Wins over the settings file.
+    command_line: CommandLine,
     listener: Arc<dyn Listener>,
     running: Mutex<Running>,
     /// Set from the service's callback, which must not wait: a plain mutex, held briefly.
@@ -74,14 +94,14 @@ impl Controller {
         cache: Cache,
         config_dir: PathBuf,
         secrets: Arc<dyn SecretStore>,
-        command_line_source: Option<EventSource>,
+        command_line: CommandLine,
         listener: Arc<dyn Listener>,
     ) -> Controller {
         Controller {
             cache,
             config_dir,
             secrets,
-            command_line_source,
+            command_line,
             listener,
             running: Mutex::new(Running {
                 settings: Settings::default(),
@@ -106,7 +126,7 @@ impl Controller {
     }
 
     pub fn command_line_source(&self) -> Option<&EventSource> {
-        self.command_line_source.as_ref()
+        self.command_line.source.as_ref()
     }
 
     /// Loads the settings file and starts the service. A bad settings file is reported and
@@ -150,11 +170,15 @@ impl Controller {
         running.service = None;
         running.source = None;
         running.settings = settings.clone();
-        let source = match &self.command_line_source {
+        let source = match &self.command_line.source {
             Some(source) => Ok(Some(source.clone())),
             None => settings.source(self.secrets.as_ref()),
         };
-        running.urls = Arc::new(clip_urls(&settings, self.secrets.as_ref()));
+        running.urls = Arc::new(clip_urls(
+            &settings,
+            self.secrets.as_ref(),
+            &self.command_line,
+        ));
         let source = source?;
         running.source = source.clone();
         let config = ServiceConfig::from_settings(&settings, source, Some(self.open_hook()));
@@ -242,14 +266,25 @@ impl Controller {
     }
 }
 
-/// Clip URLs presigned with the settings' read-only key, or passed through as they are when
-/// there is none or it cannot sign (that is logged, and the service starts anyway).
-fn clip_urls(settings: &Settings, secrets: &dyn SecretStore) -> ClipUrls {
-    let urls = match settings.s3_read(secrets) {
-        Ok(Some(s3)) => ClipUrls::signing(&s3, URL_EXPIRY).map_err(|e| SettingsError::Invalid {
-            field: "s3_read",
-            reason: e.to_string(),
-        }),
+/// Clip URLs presigned with the command line's or the settings' read-only key, or passed
+/// through as they are when there is none or it cannot sign (that is logged, and the service
+/// starts anyway).
+fn clip_urls(
+    settings: &Settings,
+    secrets: &dyn SecretStore,
+    command_line: &CommandLine,
+) -> ClipUrls {
+    let s3 = match &command_line.s3_read {
+        Some(s3) => Ok(Some(s3.clone())),
+        None => settings.s3_read(secrets),
+    };
+    let urls = match s3 {
+        Ok(Some(s3)) => {
+            ClipUrls::signing(&s3, command_line.url_expiry).map_err(|e| SettingsError::Invalid {
+                field: "s3_read",
+                reason: e.to_string(),
+            })
+        }
         Ok(None) => Ok(ClipUrls::public()),
         Err(err) => Err(err),
     };

@@ -58,7 +58,10 @@ impl Fixture {
             cache,
             dir.path().join("config"),
             Arc::clone(&secrets) as Arc<dyn SecretStore>,
-            command_line_source,
+            CommandLine {
+                source: command_line_source,
+                ..CommandLine::default()
+            },
             Arc::new(Recorder(tx)),
         );
         Ok(Fixture {
@@ -362,7 +365,9 @@ async fn clip_urls_are_presigned_only_with_the_buckets_secret() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
+// Multi-threaded, as the app's runtime is: the Kafka source reads metadata in block_in_place,
+// which panics on a current-thread runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_with_kafka_and_no_ksqldb_switch_the_service_to_kafka() -> TestResult {
     let mut f = Fixture::new(None).await?;
     f.controller

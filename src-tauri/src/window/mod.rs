@@ -18,10 +18,9 @@ pub use state::AppState;
 
 use crate::cache::Cache;
 use crate::clips::ClipCache;
-use crate::controller::Controller;
+use crate::controller::{CommandLine, Controller};
 use crate::settings::secrets::Keyring;
 use crate::settings::Settings;
-use crate::source::EventSource;
 
 /// The main window's label (tauri.conf.json).
 const MAIN: &str = "main";
@@ -32,8 +31,8 @@ pub struct WindowOptions {
     pub db: Option<PathBuf>,
     /// The settings folder; default: the app's config folder.
     pub config_dir: Option<PathBuf>,
-    /// An event source from the command line, over the settings file's.
-    pub source: Option<EventSource>,
+    /// What the command line sets over the settings file.
+    pub command_line: CommandLine,
 }
 
 pub fn run(options: WindowOptions) -> anyhow::Result<()> {
@@ -65,7 +64,7 @@ pub fn run(options: WindowOptions) -> anyhow::Result<()> {
                 cache,
                 config_dir,
                 Arc::new(Keyring),
-                options.source.clone(),
+                options.command_line.clone(),
                 Arc::new(state::WindowListener {
                     app: app.handle().clone(),
                 }),
