@@ -26,15 +26,22 @@ pub(super) async fn run(shared: Arc<Shared>) {
 
 pub(super) async fn send(shared: &Shared, online: bool) {
     let status = status(shared, online);
-    match shared
-        .parts
-        .publisher
-        .publish_status(&status, SEND_TIMEOUT)
-        .await
-    {
-        Ok(_) => debug!(pending = status.outbox_pending, "heartbeat sent"),
+    // The producer's own timeout bounds only the wait for room in its queue; the broker's
+    // acknowledgement can take `message.timeout.ms` (publish_timeout_s). Bounded here, so a
+    // stop with Kafka down ends within the unit's TimeoutStopSec instead of being killed.
+    let sent = tokio::time::timeout(
+        SEND_TIMEOUT,
+        shared.parts.publisher.publish_status(&status, SEND_TIMEOUT),
+    )
+    .await;
+    match sent {
+        Ok(Ok(_)) => debug!(pending = status.outbox_pending, "heartbeat sent"),
         // Not worth more than a debug line: Kafka being down is already logged by the lanes.
-        Err(err) => debug!(%err, "heartbeat not sent"),
+        Ok(Err(err)) => debug!(%err, "heartbeat not sent"),
+        Err(_) => debug!(
+            timeout_s = SEND_TIMEOUT.as_secs(),
+            "heartbeat not acknowledged in time"
+        ),
     }
 }
 
