@@ -37,9 +37,21 @@ mkdir -p "$LOGS" "$PIDS" "$DATA"
 say() { echo "stack: $*"; }
 die() { echo "stack: error: $*" >&2; exit 1; }
 
-pid_alive() { # service
-  local f=$PIDS/$1.pid
-  [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null
+pid_state() { # pid: its state letter from /proc (R, S, D, T when stopped, Z...); fails if gone
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  echo "${stat%% *}"
+}
+
+pid_alive() { # service: its process runs (a zombie, killed but not reaped yet, does not)
+  local f=$PIDS/$1.pid state
+  [[ -f $f ]] && state=$(pid_state "$(cat "$f")") && [[ $state != Z ]]
+}
+
+pid_stopped() { # service: its process is alive but stopped (SIGSTOP)
+  local state
+  pid_alive "$1" && state=$(pid_state "$(cat "$PIDS/$1.pid")") && [[ $state == T ]]
 }
 
 port_open() { # port
