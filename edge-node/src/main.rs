@@ -16,7 +16,6 @@ mod record;
 mod upload;
 
 use clap::{Parser, Subcommand};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -53,11 +52,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "edge_node=info".into()),
         )
         .with_writer(std::io::stderr)
-        // Colour only for a person at a terminal: journald, Docker and files get plain text.
-        .with_ansi(
-            std::io::stderr().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        )
+        .with_ansi(motion_event::log::colour_on_stderr())
         .init();
     let cli = Cli::parse();
     let result = match cli.command {

@@ -7,6 +7,7 @@
 
 pub mod backoff;
 mod event;
+pub mod log;
 pub mod settings;
 mod status;
 

@@ -8,7 +8,6 @@ mod history;
 mod ksql;
 mod sync;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -55,11 +54,7 @@ fn init_logging(to_file: bool) -> Option<tracing_appender::non_blocking::WorkerG
         .unwrap_or_else(|_| "motion_in_motion_lib=info,ksqldb=info".into());
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        // Colour only for a person at a terminal: journald, Docker and files get plain text.
-        .with_ansi(
-            std::io::stderr().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        );
+        .with_ansi(motion_event::log::colour_on_stderr());
     let (file_layer, guard) = match to_file.then(log_file) {
         Some(Ok(appender)) => {
             let (writer, guard) = tracing_appender::non_blocking(appender);
