@@ -50,7 +50,14 @@ fn create_topic_blocking(bootstrap: &str, topic: &str, partitions: i32) {
     let start = Instant::now();
     for attempt in 0.. {
         let result = runtime.block_on(admin.create_topics(
-            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            // -1: the brokers' default.replication.factor, so 1 on the single node and 3 on
+            // the three-node cluster (tests/stack/up --brokers 3), where a topic on one broker
+            // would be lost with it.
+            &[NewTopic::new(
+                topic,
+                partitions,
+                TopicReplication::Fixed(-1),
+            )],
             &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
         ));
         let problem = match result {

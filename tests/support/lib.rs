@@ -79,7 +79,9 @@ impl Stack {
     }
 
     fn reachable(&self) -> bool {
-        listening(&self.kafka_bootstrap) && listening(self.s3_host())
+        // A cluster's bootstrap is a list; one broker answering is enough for the clients.
+        let kafka = self.kafka_bootstrap.split(',').any(|h| listening(h.trim()));
+        kafka && listening(self.s3_host())
     }
 
     /// `host:port` of the S3 server.
