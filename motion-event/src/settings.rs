@@ -83,7 +83,15 @@ impl KafkaSettings {
 
     /// librdkafka properties for these settings; each host adds its own role's properties.
     pub fn client_properties(&self) -> Vec<(&'static str, String)> {
-        let mut props = vec![("bootstrap.servers", self.bootstrap_servers.clone())];
+        let mut props = vec![
+            ("bootstrap.servers", self.bootstrap_servers.clone()),
+            // librdkafka waits 60 s by default for a broker to answer a request. A frozen
+            // partition leader (a hung host, not a crashed one) then holds every alert behind
+            // the request in flight for as long; given up after 10 s, the request is retried
+            // (the producer's retries keep their idempotent sequence) on the leader the
+            // cluster elected meanwhile. The faults test `cluster-sigstop` measures it.
+            ("socket.timeout.ms", SOCKET_TIMEOUT_MS.to_string()),
+        ];
         match self.security {
             KafkaSecurity::Plaintext => props.push(("security.protocol", "plaintext".into())),
             KafkaSecurity::SaslSsl => {
@@ -96,6 +104,10 @@ impl KafkaSettings {
         props
     }
 }
+
+/// How long a Kafka client waits for a broker's answer before it gives the request up and
+/// tries again, possibly on another broker (`socket.timeout.ms`).
+pub const SOCKET_TIMEOUT_MS: u32 = 10_000;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
