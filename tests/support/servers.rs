@@ -345,6 +345,100 @@ impl Drop for PrivateKafka {
     }
 }
 
+/// A three-node Kafka cluster of its own: `tests/stack/up kafka --brokers 3` in a private stack
+/// directory on free ports (replication 3, `min.insync.replicas=2`, as the stack's cluster),
+/// its faults driven through `tests/stack/broker`, so that the tests and a person at a shell
+/// use the same commands. Stopped (`tests/stack/down`) when dropped.
+pub struct PrivateCluster {
+    env: Vec<(String, String)>,
+    bootstrap: String,
+}
+
+impl PrivateCluster {
+    pub fn start(dir: &Path) -> PrivateCluster {
+        Stack::get();
+        let mut env = vec![(
+            "MIM_STACK_DIR".to_owned(),
+            dir.join("cluster").display().to_string(),
+        )];
+        let mut ports = Vec::new();
+        for n in 1..=3 {
+            let (port, controller) = (free_port(), free_port());
+            ports.push(port);
+            env.push((format!("MIM_KAFKA_NODE{n}_PORT"), port.to_string()));
+            env.push((
+                format!("MIM_KAFKA_NODE{n}_CONTROLLER_PORT"),
+                controller.to_string(),
+            ));
+        }
+        let cluster = PrivateCluster {
+            env,
+            bootstrap: ports
+                .iter()
+                .map(|p| format!("127.0.0.1:{p}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        };
+        cluster.script("up", &["kafka", "--brokers", "3"]);
+        cluster
+    }
+
+    /// The bootstrap list of all three brokers.
+    pub fn bootstrap(&self) -> String {
+        self.bootstrap.clone()
+    }
+
+    /// Runs `tests/stack/NAME ARGS` on this cluster; panics with its output when it fails.
+    fn script(&self, name: &str, args: &[&str]) -> String {
+        let out = Command::new(repo_root().join("tests/stack").join(name))
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("tests/stack/{name} does not run: {e}"));
+        assert!(
+            out.status.success(),
+            "tests/stack/{name} {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// `tests/stack/broker ARGS`: `kill N`, `start N`, `restart N`, `stop N`, `cont N`.
+    pub fn broker(&self, args: &[&str]) {
+        self.script("broker", args);
+    }
+
+    /// The node leading `partition` of `topic`.
+    pub fn leader(&self, topic: &str, partition: i32) -> u8 {
+        let out = self.script("broker", &["leader", topic, &partition.to_string()]);
+        out.parse()
+            .unwrap_or_else(|_| panic!("tests/stack/broker leader printed {out:?}"))
+    }
+
+    /// Waits until every partition of `topic` has all three replicas in sync again.
+    pub fn wait_full_isr(&self, topic: &str) {
+        self.script("broker", &["wait-isr", topic, "3", "180"]);
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        // A stopped (SIGSTOP) node would not stop on SIGTERM: continue them all first.
+        for n in ["1", "2", "3"] {
+            let _ = Command::new(repo_root().join("tests/stack/broker"))
+                .args(["cont", n])
+                .envs(self.env.iter().map(|(k, v)| (k, v)))
+                .output();
+        }
+        let _ = Command::new(repo_root().join("tests/stack/down"))
+            .args(["--brokers", "3"])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output();
+    }
+}
+
 /// A TCP relay to `upstream` that passes client bytes at most `bytes_per_s`, so that an upload
 /// takes long enough to be cut in the middle.
 pub struct SlowRelay {

@@ -35,13 +35,13 @@ pub(super) fn kill9_node_and_desktop() -> Outcome {
         Source::kafka(&direct.topic),
     );
     let cam_a_dir = dir.path().join(&a);
-    let cam_a = camera(&cam_a_dir, &a, &motion_scene(320, 240, 2.0), &slow, None);
+    let cam_a = camera(&cam_a_dir, &a, &motion_scene(320, 240, 2.0), &slow, &[]);
     let cam_b = camera(
         &dir.path().join(&b),
         &b,
         &motion_scene(320, 240, 4.5),
         &direct,
-        None,
+        &[],
     );
     let mut lines = Vec::new();
     let mut windows = Vec::new();
@@ -72,7 +72,7 @@ pub(super) fn kill9_node_and_desktop() -> Outcome {
         (delivered_now(&cam_b) > b_before).then_some(())
     });
     // Restarted on the same spool, straight to S3 (its camera goes on recording).
-    let cam_a = camera(&cam_a_dir, &a, &motion_scene(320, 240, 2.0), &direct, None);
+    let cam_a = camera(&cam_a_dir, &a, &motion_scene(320, 240, 2.0), &direct, &[]);
     windows.push((killed_at, now_ms()));
 
     // The desktop, killed right after a message landed (while it applies it).

@@ -31,7 +31,7 @@ pub(super) fn spool_full() -> Outcome {
         &id,
         &motion_scene(640, 480, 2.0),
         &targets,
-        Some(1),
+        &[("record", "spool_max_mib", 1)],
     );
 
     // Two events whose clips are refused.
