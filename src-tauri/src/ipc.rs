@@ -71,7 +71,8 @@ impl From<SettingsError> for IpcError {
     }
 }
 
-/// The cache changed: `changed` events were added, updated or removed.
+/// The cache changed: `changed` events were added, updated or removed since the last signal
+/// (sent at most four times a second: a burst is one signal with the sum).
 #[derive(Debug, Clone, Serialize, Deserialize, Type, Event)]
 pub struct EventsChanged {
     pub changed: u64,
@@ -81,7 +82,8 @@ pub struct EventsChanged {
 #[derive(Debug, Clone, Serialize, Deserialize, Type, Event)]
 pub struct SourceChanged(pub SourceStatus);
 
-/// A camera's heartbeat arrived.
+/// A camera's heartbeat arrived: the newest status when several came within a quarter of a
+/// second, since the views re-read every device on this signal.
 #[derive(Debug, Clone, Serialize, Deserialize, Type, Event)]
 pub struct DeviceChanged(pub DeviceStatus);
 

@@ -1,8 +1,8 @@
 //! Desktop alerts reach a real notification server: an X server (Xvfb), a private D-Bus
-//! session and dunst, with `motion-in-motion sync --notify` following the real Kafka topic.
+//! session and dunst, with `motion-in-motion sync --notify` following a real Kafka topic.
 //! What arrived is read back from dunst's own history (`dunstctl history`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,9 @@ use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use motion_e2e::app::{Source, Sync};
+use motion_e2e::cache::cache_rows;
 use motion_e2e::desktop::Desktop;
+use motion_e2e::kafka::create_topic;
 use motion_e2e::{ffmpeg, unique, wait_for, Stack};
 use motion_event::{EventKind, MotionEvent};
 use rdkafka::config::ClientConfig;
@@ -18,12 +20,20 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use serde_json::Value;
 
-/// `motion-in-motion sync --notify` on `desktop`, following the stack's topic.
-fn sync(desktop: &Desktop, db: &Path) -> Sync {
+/// A topic of the test's own: on the shared one, other tests' events arriving together would
+/// be summarised ("Motion on 5 cameras") instead of showing the test's own popup.
+fn private_topic() -> String {
+    let topic = unique("notify").replace(|c: char| !c.is_ascii_alphanumeric(), "");
+    create_topic(&topic, 1);
+    topic
+}
+
+/// `motion-in-motion sync --notify` on `desktop`, following `topic`.
+fn sync(desktop: &Desktop, db: &Path, topic: &str) -> Sync {
     let [display, bus] = desktop.env();
     Sync::start(
         db,
-        &Source::kafka(&Stack::get().topic),
+        &Source::kafka(topic),
         &["--notify"],
         &[
             display,
@@ -87,7 +97,7 @@ fn event(device_name: &str, message: &str, snapshot_url: Option<String>) -> Moti
     }
 }
 
-async fn produce(ev: &MotionEvent) {
+async fn produce(ev: &MotionEvent, topic: &str) {
     let stack = Stack::get();
     let mut config = ClientConfig::new();
     for (k, v) in stack.kafka().client_properties() {
@@ -97,13 +107,40 @@ async fn produce(ev: &MotionEvent) {
     let payload = ev.to_json();
     producer
         .send(
-            FutureRecord::to(&stack.topic)
-                .key(&ev.device_id)
-                .payload(&payload),
+            FutureRecord::to(topic).key(&ev.device_id).payload(&payload),
             Timeout::After(Duration::from_secs(30)),
         )
         .await
         .expect("delivery report");
+}
+
+/// Queues every event before waiting for any acknowledgement, as cameras that fire together.
+async fn produce_at_once(events: &[MotionEvent], topic: &str) {
+    let mut config = ClientConfig::new();
+    for (k, v) in Stack::get().kafka().client_properties() {
+        config.set(k, v);
+    }
+    let producer: FutureProducer = config.create().expect("producer");
+    let payloads: Vec<(String, Vec<u8>)> = events
+        .iter()
+        .map(|ev| (ev.device_id.clone(), ev.to_json()))
+        .collect();
+    let queued: Vec<_> = payloads
+        .iter()
+        .map(|(key, payload)| {
+            producer
+                .send_result(FutureRecord::to(topic).key(key).payload(payload))
+                .map_err(|(err, _)| err)
+                .expect("queued")
+        })
+        .collect();
+    for delivery in queued {
+        delivery
+            .await
+            .expect("delivery report")
+            .map_err(|(err, _)| err)
+            .expect("delivered");
+    }
 }
 
 fn read(path: &PathBuf) -> String {
@@ -129,7 +166,8 @@ async fn a_new_event_pops_up_with_camera_time_message_snapshot_and_an_open_actio
         &jpeg_path,
     );
     let snapshot_base = serve_jpeg(std::fs::read(&jpeg_path).expect("jpeg"));
-    let sync = sync(&desktop, &dir.path().join("cache.sqlite"));
+    let topic = private_topic();
+    let sync = sync(&desktop, &dir.path().join("cache.sqlite"), &topic);
 
     let message = "Someone at the porch door";
     let ev = event(
@@ -137,7 +175,7 @@ async fn a_new_event_pops_up_with_camera_time_message_snapshot_and_an_open_actio
         message,
         Some(format!("{snapshot_base}/motion-clips/porch/snap.jpg")),
     );
-    produce(&ev).await;
+    produce(&ev, &topic).await;
 
     // Click "Open": position 0 is ours once it is shown (dunst lists critical first). Until
     // then the click lands on other tests' popups, which only closes them.
@@ -182,11 +220,12 @@ async fn html_and_script_in_an_event_show_as_literal_text() {
     let tag = unique("E2E");
     let camera = format!("{tag} <b>Garage</b>");
     let desktop = Desktop::start(dir.path(), Some(&format!("{tag}*")));
-    let _sync = sync(&desktop, &dir.path().join("cache.sqlite"));
+    let topic = private_topic();
+    let _sync = sync(&desktop, &dir.path().join("cache.sqlite"), &topic);
 
     let message =
         r#"<b>bold</b> <img src=x onerror=alert(1)> & <a href="http://evil.invalid">link</a>"#;
-    produce(&event(&camera, message, None)).await;
+    produce(&event(&camera, message, None), &topic).await;
 
     let shown = wait_for(
         "the popup in dunst's history",
@@ -216,4 +255,53 @@ async fn html_and_script_in_an_event_show_as_literal_text() {
         !read(&dir.path().join("dunst.log")).contains("image argument"),
         "dunst tried to load an image from the message"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn motion_on_many_cameras_at_once_is_one_summary_and_every_event_is_cached() {
+    const CAMERAS: usize = 40;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tag = unique("Storm");
+    // The test's own popups never expire, so the history shows every one of them.
+    let desktop = Desktop::start(dir.path(), Some(&format!("{tag}*")));
+    let topic = private_topic();
+    let db = dir.path().join("cache.sqlite");
+    let sync = sync(&desktop, &db, &topic);
+
+    // A lightning flash: every camera triggers at the same moment.
+    let events: Vec<MotionEvent> = (0..CAMERAS)
+        .map(|i| {
+            let mut ev = event(&format!("{tag} cam {i:02}"), "Motion detected", None);
+            ev.device_id = format!("{tag}-{i:02}");
+            ev
+        })
+        .collect();
+    produce_at_once(&events, &topic).await;
+
+    let devices: BTreeSet<String> = events.iter().map(|e| e.device_id.clone()).collect();
+    wait_for("every event in the cache", Duration::from_secs(120), || {
+        (cache_rows(&db, &devices).len() == CAMERAS).then_some(())
+    });
+    let summary = format!("Motion on {CAMERAS} cameras");
+    let storm = wait_for(
+        "the storm summary counting every camera",
+        Duration::from_secs(60),
+        || {
+            let _ = desktop.dunstctl(&["close-all"]);
+            desktop.find(&summary)
+        },
+    );
+    assert!(
+        field(&storm, "body").starts_with(&format!("{CAMERAS} events: ")),
+        "body {:?}\n{}",
+        field(&storm, "body"),
+        sync.log()
+    );
+    // The first three popped up on their own; the rest are only in the summary.
+    let own = desktop
+        .history()
+        .iter()
+        .filter(|n| field(n, "summary").starts_with(&tag))
+        .count();
+    assert_eq!(own, 3, "popups of single cameras\n{}", sync.log());
 }

@@ -144,7 +144,10 @@ export type Device = {
 	last_error: string | null,
 };
 
-/**  A camera's heartbeat arrived. */
+/**
+ *  A camera's heartbeat arrived: the newest status when several came within a quarter of a
+ *  second, since the views re-read every device on this signal.
+ */
 export type DeviceChanged = DeviceStatus;
 
 /**  One heartbeat (or a status change) of one edge node. */
@@ -225,7 +228,10 @@ export type EventView = {
 	from_server: boolean,
 };
 
-/**  The cache changed: `changed` events were added, updated or removed. */
+/**
+ *  The cache changed: `changed` events were added, updated or removed since the last signal
+ *  (sent at most four times a second: a burst is one signal with the sum).
+ */
 export type EventsChanged = {
 	changed: number,
 };

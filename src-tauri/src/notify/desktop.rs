@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use notify_rust::Notification;
 
-use super::text::Popup;
+use super::text::{Popup, Slot};
 
 /// The name notifications are sent under; servers show it and group by it.
 pub const APP_NAME: &str = "Motion in Motion";
@@ -45,6 +45,9 @@ pub struct Desktop {
     body_markup: tokio::sync::OnceCell<bool>,
     #[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))] // D-Bus only
     waiting: Mutex<VecDeque<tokio::task::JoinHandle<()>>>,
+    /// The server's id of the storm summary, which its updates replace.
+    #[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))] // D-Bus only
+    storm_id: Mutex<Option<u32>>,
 }
 
 impl Desktop {
@@ -53,6 +56,7 @@ impl Desktop {
             on_open,
             body_markup: tokio::sync::OnceCell::new(),
             waiting: Mutex::new(VecDeque::new()),
+            storm_id: Mutex::new(None),
         }
     }
 
@@ -69,7 +73,8 @@ impl Desktop {
         if let Some(path) = image.and_then(Path::to_str) {
             n.image_path(path);
         }
-        self.show_platform(n, popup.event_id.clone()).await
+        self.show_platform(n, popup.event_id.clone(), popup.slot)
+            .await
     }
 
     #[cfg(all(unix, not(target_os = "macos")))]
@@ -77,11 +82,23 @@ impl Desktop {
         &self,
         mut n: Notification,
         event_id: Option<String>,
+        slot: Slot,
     ) -> Result<(), DesktopError> {
         use notify_rust::NotificationResponse;
 
         let Some(event_id) = event_id else {
-            n.show_async().await?;
+            let storm_id = match slot {
+                Slot::Own => None,
+                Slot::StormStart => Some(None),
+                Slot::StormUpdate => Some(*lock(&self.storm_id)),
+            };
+            if let Some(Some(id)) = storm_id {
+                n.id(id);
+            }
+            let handle = n.show_async().await?;
+            if storm_id.is_some() {
+                *lock(&self.storm_id) = Some(handle.id());
+            }
             return Ok(());
         };
         n.action(ACTION_DEFAULT, "Open").action(ACTION_OPEN, "Open");
@@ -101,10 +118,7 @@ impl Desktop {
                 })
                 .await;
         });
-        let mut waiting = match self.waiting.lock() {
-            Ok(w) => w,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut waiting = lock(&self.waiting);
         waiting.retain(|w| !w.is_finished());
         waiting.push_back(waiter);
         while waiting.len() > MAX_WAITING {
@@ -116,13 +130,18 @@ impl Desktop {
     }
 
     /// Elsewhere notify-rust's `show` is synchronous and has no action we can wait on; the
-    /// click opens the app, which is as close as those platforms get.
+    /// click opens the app, which is as close as those platforms get. Nor can a notification
+    /// be replaced there: a storm shows its first summary only, not a banner per update.
     #[cfg(not(all(unix, not(target_os = "macos"))))]
     async fn show_platform(
         &self,
         n: Notification,
         _event_id: Option<String>,
+        slot: Slot,
     ) -> Result<(), DesktopError> {
+        if slot == Slot::StormUpdate {
+            return Ok(());
+        }
         tokio::task::spawn_blocking(move || n.show().map(|_| ())).await??;
         Ok(())
     }
@@ -158,5 +177,14 @@ impl Drop for Desktop {
         for w in waiting.drain(..) {
             w.abort();
         }
+    }
+}
+
+/// The lock's value even if a panic poisoned it: both guard plain values, never half-updated.
+#[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))] // D-Bus only
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(v) => v,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }

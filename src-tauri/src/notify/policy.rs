@@ -13,6 +13,11 @@
 //!   events are simply in the history.
 //! - Hold-off: at most one motion popup per camera per `hold_off_s`; the events in between
 //!   are counted and reported as one "N more events" when the hold-off ends.
+//! - Storms: after [`STORM_POPUPS`] motion popups within [`STORM_WINDOW`] (across cameras), the
+//!   next motion makes no popup of its own but one "Motion on N cameras" summary, updated in
+//!   place at most every [`STORM_UPDATE`] while motion goes on, until [`STORM_WINDOW`] passes
+//!   without any. A lightning flash in front of 700 cameras is one notification, not a
+//!   queue of 700 that would take minutes to click away; every event is still in the history.
 //! - Camera health warnings (heartbeat stopped, outbox growing, spool full, delivery failing)
 //!   are raised once per condition until it clears. Mute, snooze and quiet hours do not hide
 //!   them (a muted busy street camera that died is still worth knowing about), but silence
@@ -42,6 +47,16 @@ const CLOCK_RESET: Duration = Duration::hours(1);
 const SEEN_CAPACITY: usize = 4096;
 /// Heartbeat intervals kept to estimate a camera's period.
 const PERIOD_SAMPLES: usize = 5;
+/// Motion popups allowed within [`STORM_WINDOW`]: someone walking round the house passes three
+/// cameras; more than that at once is a storm, better summarised.
+pub const STORM_POPUPS: usize = 3;
+/// The window of [`STORM_POPUPS`], and the calm that ends a storm.
+pub const STORM_WINDOW: Duration = Duration::seconds(10);
+/// The storm summary is updated at most this often: the count stays current without flooding
+/// the notification server.
+pub const STORM_UPDATE: Duration = Duration::milliseconds(500);
+/// Cameras the storm summary names before "and N more".
+const STORM_NAMED: usize = 5;
 
 /// One thing to tell the user.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +69,16 @@ pub enum Alert {
     Missed {
         count: u32,
         cameras: Vec<(String, u32)>,
+    },
+    /// Motion on many cameras at once: `cameras` cameras had `events` events since the storm
+    /// began; `named` are the first cameras' names. `first` is the storm's first summary; the
+    /// later ones update it.
+    Storm {
+        cameras: u32,
+        events: u32,
+        named: Vec<String>,
+        first: bool,
+        sound: bool,
     },
     /// A camera needs attention.
     Warning {
@@ -68,6 +93,8 @@ impl Alert {
     pub fn sound(&self) -> bool {
         match self {
             Alert::Event { sound, .. } | Alert::Warning { sound, .. } => *sound,
+            // The storm's first summary rings once; its updates are silent.
+            Alert::Storm { first, sound, .. } => *first && *sound,
             // The user heard the first of these events, or was away when they happened.
             Alert::MoreEvents { .. } | Alert::Missed { .. } => false,
         }
@@ -97,6 +124,48 @@ pub struct Policy {
     /// Hold-off state per `device_id`; a BTreeMap so alerts come in a stable order.
     cameras: BTreeMap<String, HoldOff>,
     health: BTreeMap<String, Health>,
+    /// Motion popups of the last [`STORM_WINDOW`]: when, and whose (`device_id`, name).
+    recent: VecDeque<(DateTime<Utc>, String, String)>,
+    storm: Option<Storm>,
+}
+
+/// Motion on many cameras at once, summarised.
+struct Storm {
+    cameras: HashSet<String>,
+    named: Vec<String>,
+    events: u32,
+    last_event: DateTime<Utc>,
+    /// When the summary was last shown; `None` until the first one.
+    shown: Option<DateTime<Utc>>,
+    /// Events came since the summary was last shown.
+    changed: bool,
+}
+
+impl Storm {
+    fn add(&mut self, device_id: &str, camera: &str, events: u32, now: DateTime<Utc>) {
+        if self.cameras.insert(device_id.to_owned()) && self.named.len() < STORM_NAMED {
+            self.named.push(camera.to_owned());
+        }
+        self.events = self.events.saturating_add(events);
+        self.last_event = now;
+        self.changed = true;
+    }
+
+    /// The summary, if it changed and the last one is old enough.
+    fn due(&mut self, now: DateTime<Utc>, sound: bool) -> Option<Alert> {
+        if !self.changed || self.shown.is_some_and(|t| now - t < STORM_UPDATE) {
+            return None;
+        }
+        self.changed = false;
+        let first = self.shown.replace(now).is_none();
+        Some(Alert::Storm {
+            cameras: u32::try_from(self.cameras.len()).unwrap_or(u32::MAX),
+            events: self.events,
+            named: self.named.clone(),
+            first,
+            sound,
+        })
+    }
 }
 
 #[derive(Default)]
@@ -146,6 +215,8 @@ impl Policy {
             seen: Seen::new(SEEN_CAPACITY),
             cameras: BTreeMap::new(),
             health: BTreeMap::new(),
+            recent: VecDeque::new(),
+            storm: None,
         }
     }
 
@@ -175,6 +246,11 @@ impl Policy {
             alerts.extend(self.take_missed());
             self.live(ev, now, &mut alerts);
         }
+        // Once per batch: a batch of a burst is one update, not one per event.
+        let sound = self.settings.sound;
+        if let Some(storm) = &mut self.storm {
+            alerts.extend(storm.due(now.with_timezone(&Utc), sound));
+        }
         alerts
     }
 
@@ -195,7 +271,11 @@ impl Policy {
         let motion_hidden = !self.settings.enabled || self.motion_hidden(now);
         for (device_id, cam) in &mut self.cameras {
             if cam.held > 0 && utc >= cam.last_popup + hold {
-                if !motion_hidden && !self.settings.muted_cameras.contains(device_id) {
+                let shown = !motion_hidden && !self.settings.muted_cameras.contains(device_id);
+                if let (true, Some(storm)) = (shown, &mut self.storm) {
+                    // Part of the storm: counted there, no popup of their own.
+                    storm.add(device_id, &cam.camera, cam.held, utc);
+                } else if shown {
                     alerts.push(Alert::MoreEvents {
                         camera: cam.camera.clone(),
                         count: cam.held,
@@ -209,6 +289,17 @@ impl Policy {
         // Forget cameras whose hold-off is long over; they start fresh next time.
         self.cameras
             .retain(|_, cam| cam.held > 0 || utc < cam.last_popup + hold);
+
+        let sound = self.settings.sound;
+        if let Some(storm) = &mut self.storm {
+            alerts.extend(storm.due(utc, sound));
+            // Calm for a whole window: the storm is over (its last count was just shown, or is
+            // due by now, since the window is longer than an update's wait).
+            if utc - storm.last_event >= STORM_WINDOW && !storm.changed {
+                self.storm = None;
+                self.recent.clear();
+            }
+        }
 
         let sound = self.warning_sound(now);
         for h in self.health.values_mut() {
@@ -341,6 +432,10 @@ impl Policy {
             return;
         }
         let utc = now.with_timezone(&Utc);
+        if let Some(storm) = &mut self.storm {
+            storm.add(&ev.device_id, &ev.device_name, 1, utc);
+            return;
+        }
         let hold = self.hold_off();
         let popup = Alert::Event {
             event: ev.clone(),
@@ -362,7 +457,7 @@ impl Policy {
                 cam.held = 0;
                 cam.last_popup = utc;
                 cam.camera.clone_from(&ev.device_name);
-                alerts.push(popup);
+                self.pop(popup, ev, utc, alerts);
             }
             None => {
                 self.cameras.insert(
@@ -373,9 +468,40 @@ impl Policy {
                         held: 0,
                     },
                 );
-                alerts.push(popup);
+                self.pop(popup, ev, utc, alerts);
             }
         }
+    }
+
+    /// Raises an event's popup, unless too many came just before: then a storm begins, with
+    /// the cameras of those popups in its count.
+    fn pop(&mut self, popup: Alert, ev: &MotionEvent, now: DateTime<Utc>, alerts: &mut Vec<Alert>) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|(t, ..)| now - *t >= STORM_WINDOW)
+        {
+            self.recent.pop_front();
+        }
+        if self.recent.len() < STORM_POPUPS {
+            self.recent
+                .push_back((now, ev.device_id.clone(), ev.device_name.clone()));
+            alerts.push(popup);
+            return;
+        }
+        let mut storm = Storm {
+            cameras: HashSet::new(),
+            named: Vec::new(),
+            events: 0,
+            last_event: now,
+            shown: None,
+            changed: false,
+        };
+        for (t, device_id, camera) in &self.recent {
+            storm.add(device_id, camera, 1, *t);
+        }
+        storm.add(&ev.device_id, &ev.device_name, 1, now);
+        self.storm = Some(storm);
     }
 
     fn happened_before_start(&self, ev: &MotionEvent, now: DateTime<FixedOffset>) -> bool {
@@ -631,6 +757,95 @@ mod tests {
             assert_eq!(popups(&feed(&mut p, id, "garage", now)), [id]);
         }
         assert!(p.tick(secs(t0, 10)).is_empty());
+    }
+
+    fn storms(alerts: &[Alert]) -> Vec<(u32, u32, bool)> {
+        alerts
+            .iter()
+            .filter_map(|a| match a {
+                Alert::Storm {
+                    cameras,
+                    events,
+                    first,
+                    ..
+                } => Some((*cameras, *events, *first)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_storm_of_many_cameras_is_one_summary_updated_in_place_until_calm() {
+        let mut p = policy(NotifySettings::default());
+        let t0 = at("12:05:00");
+        for cam in ["a", "b", "c"] {
+            assert_eq!(popups(&feed(&mut p, cam, cam, t0)), [cam], "three pop up");
+        }
+        // A flash in front of 700 cameras, arriving as one batch.
+        let t1 = secs(t0, 1);
+        let flash: Vec<MotionEvent> = (0..700)
+            .map(|i| event(&format!("f{i}"), &format!("cam{i}"), t1))
+            .collect();
+        let alerts = p.on_events(&flash, t1);
+        assert_eq!(storms(&alerts), [(703, 703, true)], "{alerts:?}");
+        assert!(popups(&alerts).is_empty());
+        assert!(alerts.iter().all(Alert::sound), "the first summary rings");
+        let Some(Alert::Storm { named, .. }) = alerts.first() else {
+            panic!("{alerts:?}");
+        };
+        assert_eq!(named, &["Cam a", "Cam b", "Cam c", "Cam cam0", "Cam cam1"]);
+
+        // Stragglers within the update's wait are counted, then shown by the next tick.
+        let t2 = t1 + Duration::milliseconds(200);
+        let late: Vec<MotionEvent> = (0..10)
+            .map(|i| event(&format!("l{i}"), &format!("late{i}"), t2))
+            .collect();
+        assert!(p.on_events(&late, t2).is_empty());
+        let update = p.tick(secs(t0, 2));
+        assert_eq!(storms(&update), [(713, 713, false)]);
+        assert!(!update.iter().any(Alert::sound), "updates are silent");
+        assert!(p.tick(secs(t0, 3)).is_empty(), "nothing new");
+
+        // Ten calm seconds end it: the next motion pops up on its own again.
+        assert!(p.tick(secs(t0, 12)).is_empty());
+        assert_eq!(popups(&feed(&mut p, "n1", "z", secs(t0, 13))), ["n1"]);
+    }
+
+    #[test]
+    fn motion_spread_over_more_than_the_window_is_no_storm() {
+        let mut p = policy(NotifySettings::default());
+        let t0 = at("12:05:00");
+        for (i, cam) in ["a", "b", "c", "d", "e"].into_iter().enumerate() {
+            let now = secs(t0, 5 * i64::try_from(i).unwrap_or(0));
+            assert_eq!(popups(&feed(&mut p, cam, cam, now)), [cam]);
+        }
+    }
+
+    #[test]
+    fn held_events_during_a_storm_are_counted_in_it_not_announced_alone() {
+        let mut p = policy(NotifySettings {
+            hold_off_s: 5,
+            ..NotifySettings::default()
+        });
+        let t0 = at("12:05:00");
+        for cam in ["a", "b", "c"] {
+            feed(&mut p, cam, cam, t0);
+        }
+        assert!(feed(&mut p, "a2", "a", secs(t0, 1)).is_empty(), "held");
+        assert_eq!(storms(&feed(&mut p, "d", "d", secs(t0, 2))), [(4, 4, true)]);
+        // a's hold-off ends: its held event joins the storm's count, no "1 more event".
+        assert_eq!(
+            p.tick(secs(t0, 5)),
+            vec![Alert::Storm {
+                cameras: 4,
+                events: 5,
+                named: ["Cam a", "Cam b", "Cam c", "Cam d"]
+                    .map(String::from)
+                    .to_vec(),
+                first: false,
+                sound: true,
+            }]
+        );
     }
 
     #[test]

@@ -19,6 +19,16 @@ pub struct Popup {
     /// Set for a single event: the "Open" action opens it, its snapshot is the image.
     pub event_id: Option<String>,
     pub snapshot_url: Option<String>,
+    pub slot: Slot,
+}
+
+/// Whether a popup stands alone or is the storm summary, which each update replaces in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    Own,
+    /// A storm's first summary: a new notification, which the updates then replace.
+    StormStart,
+    StormUpdate,
 }
 
 /// Cameras named in the "missed" summary before "and N more".
@@ -32,12 +42,14 @@ impl Popup {
                 body: event_body(event, now),
                 event_id: Some(event.event_id.clone()),
                 snapshot_url: event.snapshot_url.clone(),
+                slot: Slot::Own,
             },
             Alert::MoreEvents { camera, count } => Popup {
                 summary: camera.clone(),
                 body: format!("{} from {camera}", events(*count, "more ")),
                 event_id: None,
                 snapshot_url: None,
+                slot: Slot::Own,
             },
             Alert::Missed { count, cameras } => {
                 let mut listed: Vec<String> = cameras
@@ -56,6 +68,35 @@ impl Popup {
                     body: listed.join(", "),
                     event_id: None,
                     snapshot_url: None,
+                    slot: Slot::Own,
+                }
+            }
+            Alert::Storm {
+                cameras,
+                events: count,
+                named,
+                first,
+                ..
+            } => {
+                let mut body = format!("{}: {}", events(*count, ""), named.join(", "));
+                let unnamed = (*cameras as usize).saturating_sub(named.len());
+                if unnamed > 0 {
+                    body.push_str(&format!(" and {unnamed} more"));
+                }
+                Popup {
+                    summary: if *cameras == 1 {
+                        "Motion on 1 camera".to_owned()
+                    } else {
+                        format!("Motion on {cameras} cameras")
+                    },
+                    body,
+                    event_id: None,
+                    snapshot_url: None,
+                    slot: if *first {
+                        Slot::StormStart
+                    } else {
+                        Slot::StormUpdate
+                    },
                 }
             }
             Alert::Warning {
@@ -65,6 +106,7 @@ impl Popup {
                 body: problem_text(problem),
                 event_id: None,
                 snapshot_url: None,
+                slot: Slot::Own,
             },
         }
     }
@@ -199,6 +241,7 @@ mod tests {
                 body: "14:03:22 — Motion in the <i>driveway</i>".into(),
                 event_id: Some("e1".into()),
                 snapshot_url: ev.snapshot_url,
+                slot: Slot::Own,
             }
         );
     }
@@ -246,6 +289,38 @@ mod tests {
             "Cam 1 (7), Cam 2 (6), Cam 3 (5), Cam 4 (4), Cam 5 (3), and 2 more cameras"
         );
         assert_eq!(missed.event_id, None);
+    }
+
+    #[test]
+    fn a_storm_counts_cameras_and_events_and_names_the_first() {
+        let storm = |cameras, events, named: &[&str], first| {
+            Popup::from_alert(
+                &Alert::Storm {
+                    cameras,
+                    events,
+                    named: named.iter().map(|n| (*n).to_owned()).collect(),
+                    first,
+                    sound: true,
+                },
+                now(),
+            )
+        };
+        let big = storm(
+            734,
+            760,
+            &["Gate", "Porch", "Garage", "Drive", "Yard"],
+            true,
+        );
+        assert_eq!(big.summary, "Motion on 734 cameras");
+        assert_eq!(
+            big.body,
+            "760 events: Gate, Porch, Garage, Drive, Yard and 729 more"
+        );
+        assert_eq!((big.slot, big.event_id), (Slot::StormStart, None));
+        let small = storm(1, 4, &["Gate"], false);
+        assert_eq!(small.summary, "Motion on 1 camera");
+        assert_eq!(small.body, "4 events: Gate");
+        assert_eq!(small.slot, Slot::StormUpdate);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! whether or not the window is visible, so closing it keeps alerts coming (the tray or a
 //! second launch brings it back).
 
+mod coalesce;
 mod state;
 mod tray;
 
@@ -65,9 +66,7 @@ pub fn run(options: WindowOptions) -> anyhow::Result<()> {
                 config_dir,
                 Arc::new(Keyring),
                 options.command_line.clone(),
-                Arc::new(state::WindowListener {
-                    app: app.handle().clone(),
-                }),
+                Arc::new(state::WindowListener::new(app.handle().clone())),
             );
             app.manage(AppState { controller, clips });
             let handle = app.handle().clone();
