@@ -2,7 +2,8 @@
 //!
 //! `run` captures, detects and records continuously; `detect` analyses one input flat out and
 //! prints its events; `publish` uploads one clip, then announces it on Kafka (also usable as
-//! Motion's `on_movie_end` hook); `validate` checks a config file. See ARCHITECTURE.md for where
+//! Motion's `on_movie_end` hook); `fleet` simulates many cameras' publishing (bench/fleet);
+//! `validate` checks a config file. See ARCHITECTURE.md for where
 //! each stage lives.
 
 mod capture;
@@ -37,6 +38,9 @@ enum Command {
     /// Usable as Motion's `on_movie_end` hook:
     /// `on_movie_end edge-node publish --config /etc/edge-node.toml --clip %f`
     Publish(commands::publish::PublishArgs),
+    /// Simulate a fleet of cameras publishing heartbeats and events through this node's
+    /// publisher: the load generator of bench/fleet (no camera, no upload).
+    Fleet(commands::fleet::FleetArgs),
     /// Check a config file and print the settings it yields (secrets hidden).
     Validate {
         /// Path of the TOML config file.
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Detect(args) => commands::detect::run(args),
         Command::Publish(args) => commands::publish::run(args),
+        Command::Fleet(args) => commands::fleet::run(args),
         Command::Validate { config } => commands::validate::run(&config),
     };
     match result {

@@ -1,6 +1,7 @@
 //! The subcommands: each turns its arguments into calls on the stages and reports the result.
 
 pub mod detect;
+pub mod fleet;
 pub mod publish;
 pub mod run;
 pub mod validate;
