@@ -90,14 +90,14 @@ impl Desktop {
             let storm_id = match slot {
                 Slot::Own => None,
                 Slot::StormStart => Some(None),
-                Slot::StormUpdate => Some(*lock(&self.storm_id)),
+                Slot::StormUpdate => Some(*self.storm_id()),
             };
             if let Some(Some(id)) = storm_id {
                 n.id(id);
             }
             let handle = n.show_async().await?;
             if storm_id.is_some() {
-                *lock(&self.storm_id) = Some(handle.id());
+                *self.storm_id() = Some(handle.id());
             }
             return Ok(());
         };
@@ -118,7 +118,10 @@ impl Desktop {
                 })
                 .await;
         });
-        let mut waiting = lock(&self.waiting);
+        let mut waiting = self
+            .waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         waiting.retain(|w| !w.is_finished());
         waiting.push_back(waiter);
         while waiting.len() > MAX_WAITING {
@@ -144,6 +147,14 @@ impl Desktop {
         }
         tokio::task::spawn_blocking(move || n.show().map(|_| ())).await??;
         Ok(())
+    }
+
+    /// A plain id, never half-updated: a poisoned lock is still usable.
+    #[cfg(all(unix, not(target_os = "macos")))]
+    fn storm_id(&self) -> std::sync::MutexGuard<'_, Option<u32>> {
+        self.storm_id
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn body_markup(&self) -> bool {
@@ -177,14 +188,5 @@ impl Drop for Desktop {
         for w in waiting.drain(..) {
             w.abort();
         }
-    }
-}
-
-/// The lock's value even if a panic poisoned it: both guard plain values, never half-updated.
-#[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))] // D-Bus only
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(v) => v,
-        Err(poisoned) => poisoned.into_inner(),
     }
 }

@@ -247,10 +247,7 @@ impl Policy {
             self.live(ev, now, &mut alerts);
         }
         // Once per batch: a batch of a burst is one update, not one per event.
-        let sound = self.settings.sound;
-        if let Some(storm) = &mut self.storm {
-            alerts.extend(storm.due(now.with_timezone(&Utc), sound));
-        }
+        alerts.extend(self.storm_update(now.with_timezone(&Utc)));
         alerts
     }
 
@@ -290,9 +287,8 @@ impl Policy {
         self.cameras
             .retain(|_, cam| cam.held > 0 || utc < cam.last_popup + hold);
 
-        let sound = self.settings.sound;
-        if let Some(storm) = &mut self.storm {
-            alerts.extend(storm.due(utc, sound));
+        alerts.extend(self.storm_update(utc));
+        if let Some(storm) = &self.storm {
             // Calm for a whole window: the storm is over (its last count was just shown, or is
             // due by now, since the window is longer than an update's wait).
             if utc - storm.last_event >= STORM_WINDOW && !storm.changed {
@@ -411,6 +407,12 @@ impl Policy {
                 sound,
             })
             .collect()
+    }
+
+    /// The storm's summary, when it is due.
+    fn storm_update(&mut self, now: DateTime<Utc>) -> Option<Alert> {
+        let sound = self.settings.sound;
+        self.storm.as_mut()?.due(now, sound)
     }
 
     fn hold_off(&self) -> Duration {

@@ -4,7 +4,7 @@
 //! of drawing. So each signal is sent at most every [`EVERY`]: the first after a quiet spell at
 //! once, the rest merged into one trailing signal, which is never lost.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// At most four refreshes a second: quicker than the eye follows a list.
@@ -23,20 +23,16 @@ enum Step<T> {
 
 /// The decisions, given the time: no clock, no task.
 struct Window<T> {
+    /// What the due flush will send: a value waits only while a flush is due.
     pending: Option<T>,
     last_sent: Option<Instant>,
-    flush_due: bool,
     merge: fn(T, T) -> T,
 }
 
 impl<T> Window<T> {
     fn push(&mut self, value: T, now: Instant) -> Step<T> {
-        let value = match self.pending.take() {
-            Some(old) => (self.merge)(old, value),
-            None => value,
-        };
-        if self.flush_due {
-            self.pending = Some(value);
+        if let Some(old) = self.pending.take() {
+            self.pending = Some((self.merge)(old, value));
             return Step::Wait;
         }
         let wait = self.last_sent.map_or(Duration::ZERO, |t| {
@@ -47,12 +43,10 @@ impl<T> Window<T> {
             return Step::Send(value);
         }
         self.pending = Some(value);
-        self.flush_due = true;
         Step::FlushIn(wait)
     }
 
     fn flush(&mut self, now: Instant) -> Option<T> {
-        self.flush_due = false;
         let value = self.pending.take()?;
         self.last_sent = Some(now);
         Some(value)
@@ -77,7 +71,6 @@ impl<T: Send + 'static> Coalesce<T> {
             window: Arc::new(Mutex::new(Window {
                 pending: None,
                 last_sent: None,
-                flush_due: false,
                 merge,
             })),
             send: Arc::new(send),
@@ -86,14 +79,22 @@ impl<T: Send + 'static> Coalesce<T> {
     }
 
     pub fn push(&self, value: T) {
-        let step = lock(&self.window).push(value, Instant::now());
+        // The window holds plain values, never half-updated: a poisoned lock is still usable.
+        let step = self
+            .window
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(value, Instant::now());
         match step {
             Step::Send(value) => (self.send)(value),
             Step::FlushIn(wait) => {
                 let (window, send) = (Arc::clone(&self.window), Arc::clone(&self.send));
                 self.runtime.spawn(async move {
                     tokio::time::sleep(wait).await;
-                    let value = lock(&window).flush(Instant::now());
+                    let value = window
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .flush(Instant::now());
                     if let Some(value) = value {
                         send(value);
                     }
@@ -101,14 +102,6 @@ impl<T: Send + 'static> Coalesce<T> {
             }
             Step::Wait => {}
         }
-    }
-}
-
-/// The window holds plain values, never half-updated: a poisoned lock is still usable.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(v) => v,
-        Err(poisoned) => poisoned.into_inner(),
     }
 }
 
@@ -120,7 +113,6 @@ mod tests {
         Window {
             pending: None,
             last_sent: None,
-            flush_due: false,
             merge: |a, b| a + b,
         }
     }
