@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use chrono::Local;
 use motion_event::backoff::Backoff;
 use motion_event::settings::S3Settings;
@@ -83,12 +83,7 @@ pub fn run(args: FleetArgs) -> Result<()> {
             args.event_every_s
         );
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?
-        .block_on(fleet(args))
+    super::runtime()?.block_on(fleet(args))
 }
 
 struct Camera {
@@ -227,17 +222,7 @@ async fn fleet(args: FleetArgs) -> Result<()> {
             let (fleet, cam) = (Arc::clone(&fleet), Arc::clone(cam));
             floods.spawn(async move {
                 for _ in 0..flood {
-                    let event = motion_started(&cam);
-                    let event_id = event.event_id.clone();
-                    if send(&fleet, &cam, event, Phase::Flood).await {
-                        send(
-                            &fleet,
-                            &cam,
-                            clip_ready(&fleet, &cam, &event_id),
-                            Phase::Flood,
-                        )
-                        .await;
-                    }
+                    one_event(&fleet, &cam, Phase::Flood, Duration::ZERO).await;
                 }
             });
         }
@@ -280,17 +265,19 @@ async fn camera_life(
     for (at, phase) in triggers {
         tokio::time::sleep_until(start + at).await;
         let (fleet, cam) = (Arc::clone(&fleet), Arc::clone(&cam));
-        events.spawn(async move {
-            let event = motion_started(&cam);
-            let event_id = event.event_id.clone();
-            // As the outbox: the clip is announced only after the alert went out.
-            if send(&fleet, &cam, event, phase).await {
-                tokio::time::sleep(fleet.clip).await;
-                send(&fleet, &cam, clip_ready(&fleet, &cam, &event_id), phase).await;
-            }
-        });
+        events.spawn(async move { one_event(&fleet, &cam, phase, fleet.clip).await });
     }
     while events.join_next().await.is_some() {}
+}
+
+/// One event as the outbox sends it: the alert, then its clip `clip_after` later, announced
+/// only after the alert went out.
+async fn one_event(fleet: &Fleet, cam: &Camera, phase: Phase, clip_after: Duration) {
+    let started = motion_started(cam);
+    if send(fleet, cam, &started, phase).await {
+        tokio::time::sleep(clip_after).await;
+        send(fleet, cam, &clip_ready(fleet, &started), phase).await;
+    }
 }
 
 fn motion_started(cam: &Camera) -> MotionEvent {
@@ -310,28 +297,32 @@ fn motion_started(cam: &Camera) -> MotionEvent {
     }
 }
 
-fn clip_ready(fleet: &Fleet, cam: &Camera, event_id: &str) -> MotionEvent {
+fn clip_ready(fleet: &Fleet, started: &MotionEvent) -> MotionEvent {
     let now = Local::now();
-    let key = object_key(&cam.id, now.date_naive(), event_id, "mp4");
+    let key = object_key(
+        &started.device_id,
+        now.date_naive(),
+        &started.event_id,
+        "mp4",
+    );
     MotionEvent {
-        event_id: event_id.to_owned(),
         url: fleet.s3.object_url(&key),
         time: format_time(&now),
         kind: Some(EventKind::ClipReady),
         timestamp_ms: Some(now.timestamp_millis()),
         duration_s: Some(fleet.clip.as_secs_f64()),
-        ..motion_started(cam)
+        ..started.clone()
     }
 }
 
 /// Publishes `event` until Kafka acknowledges it (or [`GIVE_UP`]); true when it did.
-async fn send(fleet: &Fleet, cam: &Camera, event: MotionEvent, phase: Phase) -> bool {
+async fn send(fleet: &Fleet, cam: &Camera, event: &MotionEvent, phase: Phase) -> bool {
     let triggered_ms = unix_ms();
     let mut backoff = Backoff::new(Duration::from_secs(1), fleet.retry_max);
     let deadline = Instant::now() + GIVE_UP;
     let kind = event.kind.map(|k| k.as_str());
     loop {
-        match cam.publisher.publish(&event, fleet.timeout).await {
+        match cam.publisher.publish(event, fleet.timeout).await {
             Ok(at) => {
                 let c = &fleet.counters;
                 c.messages.fetch_add(1, Ordering::Relaxed);

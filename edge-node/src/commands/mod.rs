@@ -13,6 +13,16 @@ use anyhow::{Context, Result};
 use crate::config::Config;
 use crate::detect::{DetectConfig, Mask};
 
+/// The runtime of the commands that only deliver (`publish`, `fleet`): two workers are plenty
+/// for network waits.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
 pub fn load_config(path: Option<&Path>) -> Result<Config> {
     let what = path.map_or_else(
         || "settings from EDGE_NODE_* environment variables".to_owned(),

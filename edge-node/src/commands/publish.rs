@@ -41,12 +41,7 @@ pub struct PublishArgs {
 }
 
 pub fn run(args: PublishArgs) -> Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?
-        .block_on(publish_clip(args))
+    super::runtime()?.block_on(publish_clip(args))
 }
 
 async fn publish_clip(args: PublishArgs) -> Result<()> {
