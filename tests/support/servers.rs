@@ -213,7 +213,17 @@ impl PrivateS3 {
 fn s3_request(method: &str, url: &str, body: String) {
     let stack = Stack::get();
     let root = (stack.access_key.as_str(), stack.secret_key.as_str());
-    match crate::s3_signed(method, url, body, root) {
+    // Even once `ready`, MinIO can answer 503 XMinioServerNotInitialized for a moment while its
+    // IAM subsystem loads (seen in CI in faults::spool): that is a "not yet", not a no.
+    let answer = wait_for(
+        &format!("{method} {url} past 503"),
+        Duration::from_secs(60),
+        || match crate::s3_signed(method, url, body.clone(), root) {
+            Ok((503, _)) => None,
+            other => Some(other),
+        },
+    );
+    match answer {
         Ok((status, _)) if (200..300).contains(&status) => {}
         Ok((status, reply)) => panic!(
             "{method} {url}: {status}: {}",
