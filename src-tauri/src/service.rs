@@ -179,6 +179,8 @@ async fn run(
     let mut ticks = tokio::time::interval(notify::TICK);
     let mut retention = tokio::time::interval(RETENTION_EVERY);
     loop {
+        // A storm summary waiting out its throttle is shown when it ends, not a tick later.
+        let storm_update_in = feed.as_ref().and_then(|f| f.notifier().storm_update_in());
         tokio::select! {
             input = rx.recv(), if inputs_open => match input {
                 Some(Input::Source(Update::Changed(n))) => {
@@ -212,6 +214,13 @@ async fn run(
                     Ok(result) => result.map_err(ServiceError::from),
                     Err(_) => Ok(()),
                 };
+            }
+            () = tokio::time::sleep(storm_update_in.unwrap_or_default()),
+                if storm_update_in.is_some() =>
+            {
+                if let Some(feed) = &feed {
+                    feed.tick();
+                }
             }
             _ = ticks.tick(), if feed.is_some() => {
                 if let Some(feed) = &feed {

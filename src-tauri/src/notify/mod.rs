@@ -134,6 +134,13 @@ impl Notifier {
         self.raise(&alerts, now);
     }
 
+    /// How long until [`tick`](Self::tick) has a storm summary update to show, if one waits.
+    pub fn storm_update_in(&self) -> Option<Duration> {
+        let at = self.policy().storm_update_at()?;
+        let now = self.shared.clock.now().with_timezone(&Utc);
+        Some((at - now).to_std().unwrap_or_default())
+    }
+
     /// Snoozes motion popups; returns when the snooze ends.
     pub fn snooze(&self, choice: Snooze) -> DateTime<Utc> {
         // The local zone, not just today's offset: "tomorrow 07:00" may be after a DST change.

@@ -151,6 +151,12 @@ impl Storm {
         self.changed = true;
     }
 
+    /// When the summary's next update is due: `None` while nothing changed since it was shown.
+    fn update_at(&self) -> Option<DateTime<Utc>> {
+        self.changed
+            .then(|| self.shown.map_or(self.last_event, |t| t + STORM_UPDATE))
+    }
+
     /// The summary, if it changed and the last one is old enough.
     fn due(&mut self, now: DateTime<Utc>, sound: bool) -> Option<Alert> {
         if !self.changed || self.shown.is_some_and(|t| now - t < STORM_UPDATE) {
@@ -407,6 +413,12 @@ impl Policy {
                 sound,
             })
             .collect()
+    }
+
+    /// When [`tick`](Self::tick) next has a storm update to show, so that a change arriving
+    /// just after an update waits [`STORM_UPDATE`], not until the next regular tick.
+    pub fn storm_update_at(&self) -> Option<DateTime<Utc>> {
+        self.storm.as_ref()?.update_at()
     }
 
     /// The storm's summary, when it is due.
@@ -802,9 +814,18 @@ mod tests {
         let late: Vec<MotionEvent> = (0..10)
             .map(|i| event(&format!("l{i}"), &format!("late{i}"), t2))
             .collect();
+        assert_eq!(p.storm_update_at(), None, "nothing new since the summary");
         assert!(p.on_events(&late, t2).is_empty());
-        let update = p.tick(secs(t0, 2));
+        let due = t1 + STORM_UPDATE;
+        assert_eq!(
+            p.storm_update_at(),
+            Some(due.with_timezone(&Utc)),
+            "the update is due when its wait ends, not at the next regular tick"
+        );
+        assert!(p.tick(due - Duration::milliseconds(1)).is_empty());
+        let update = p.tick(due);
         assert_eq!(storms(&update), [(713, 713, false)]);
+        assert_eq!(p.storm_update_at(), None);
         assert!(!update.iter().any(Alert::sound), "updates are silent");
         assert!(p.tick(secs(t0, 3)).is_empty(), "nothing new");
 
