@@ -139,7 +139,8 @@ async fn fleet(args: FleetArgs) -> Result<()> {
     let timeout = Duration::from_secs(config.delivery.publish_timeout_s);
     let producers = args.producers.unwrap_or(args.cameras).min(args.cameras);
     let publishers = (0..producers)
-        .map(|_| Publisher::new(kafka, timeout).map(Arc::new))
+        // A producer of its own is named for its camera; a shared one for its first camera.
+        .map(|i| Publisher::new(kafka, timeout, &id_of(i)).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()?;
     let cameras: Vec<Arc<Camera>> = (0..args.cameras)
         .map(|i| {

@@ -88,7 +88,11 @@ async fn publish_clip(args: PublishArgs) -> Result<()> {
     event.validate().context("the event would be invalid")?;
 
     let uploader = Uploader::new(s3)?;
-    let publisher = Publisher::new(config.kafka()?, Duration::from_secs(args.kafka_timeout))?;
+    let publisher = Publisher::new(
+        config.kafka()?,
+        Duration::from_secs(args.kafka_timeout),
+        &event.device_id,
+    )?;
     if let Some(snapshot) = &args.snapshot {
         uploader
             .upload_file(snapshot, &snapshot_key, content_type_for(snapshot))

@@ -190,6 +190,7 @@ impl Delivery {
             publisher: Publisher::new(
                 kafka,
                 Duration::from_secs(config.delivery.publish_timeout_s),
+                &device.id,
             )
             .context("invalid [kafka] settings")?,
             s3: s3.clone(),

@@ -65,8 +65,13 @@ pub struct Publisher {
 
 impl Publisher {
     /// `timeout`: how long librdkafka keeps trying to deliver one message before it reports
-    /// a failure.
-    pub fn new(settings: &KafkaSettings, timeout: Duration) -> Result<Self, PublishError> {
+    /// a failure. `device_id` names the client to the brokers (`motion-edge-node-<id>`), so a
+    /// fleet's cameras can be told apart in broker logs, metrics and quotas.
+    pub fn new(
+        settings: &KafkaSettings,
+        timeout: Duration,
+        device_id: &str,
+    ) -> Result<Self, PublishError> {
         let mut config = ClientConfig::new();
         for (key, value) in settings.client_properties() {
             config.set(key, value);
@@ -80,7 +85,7 @@ impl Publisher {
             // again later (same event_id): the outbox, not librdkafka's queue, is what survives
             // a restart.
             .set("message.timeout.ms", timeout.as_millis().to_string())
-            .set("client.id", "motion-edge-node");
+            .set("client.id", format!("motion-edge-node-{device_id}"));
         let last_broker_error = Arc::new(Mutex::new(None));
         let producer = config
             .create_with_context(BrokerErrors(Arc::clone(&last_broker_error)))
