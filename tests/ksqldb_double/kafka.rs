@@ -263,6 +263,9 @@ fn consumer(bootstrap: &str, eof: bool) -> Result<StreamConsumer, KafkaError> {
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", if eof { "true" } else { "false" })
         .set("auto.offset.reset", "earliest")
+        // As a real ksqlDB's Java consumer gives up a request (request.timeout.ms, 30 s by
+        // default), not librdkafka's 60 s: a frozen leader holds its rows as long as ksqlDB's.
+        .set("socket.timeout.ms", "30000")
         .create()
 }
 
