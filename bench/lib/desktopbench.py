@@ -416,51 +416,61 @@ def start_sync(procs, bins, work, desktop, *, ksqldb_url=None, kafka=None, rust_
     the cache `work`/cache.sqlite and its log `work`/sync.log, following either the ksqlDB at
     `ksqldb_url` or Kafka directly (`kafka`: {"bootstrap", "topic", "status_topic"}).
 
-    Returns once it follows the stream and has caught up with it: with ksqlDB, its push query
-    runs, the double's push query consumes (after its push-start delay), and the cache's row
-    count held for 1 s (the push query reads the whole topic first, on an empty cache); with
-    Kafka, its partitions are assigned (`kafka source assigned`) and the row count held for 1 s.
-    Returns (Popen, the cache's path, the log's path)."""
-    if (ksqldb_url is None) == (kafka is None):
-        raise ValueError("start_sync needs either ksqldb_url or kafka")
+    Returns once it follows the stream and has caught up with it (wait_caught_up):
+    (Popen, the cache's path, the log's path)."""
+    source = app_source_args(ksqldb_url, kafka)
     config_dir, db = work / "config", work / "cache.sqlite"
     config_dir.mkdir()
     (config_dir / "settings.json").write_text(json.dumps(settings) + "\n")
     (work / "tmp").mkdir()
     env = dict(desktop["env"], RUST_LOG=rust_log, NO_COLOR="1", TMPDIR=str(work / "tmp"))
-    if ksqldb_url is not None:
-        source = ["--ksqldb-url", ksqldb_url]
-    else:
-        source = ["--kafka-bootstrap", kafka["bootstrap"], "--topic", kafka["topic"],
-                  "--status-topic", kafka["status_topic"]]
     log_path = work / "sync.log"
     with open(log_path, "wb") as err:
         p = procs.start("motion-in-motion sync", [str(bins["motion-in-motion"]), "sync", "--notify",
                                                   *source, "--db", str(db),
                                                   "--config-dir", str(config_dir)],
                         stdout=subprocess.DEVNULL, stderr=err, env=env)
+    wait_caught_up("motion-in-motion sync", p, log_path, db, ksqldb_url)
+    return p, db, log_path
 
+
+def app_source_args(ksqldb_url=None, kafka=None):
+    """The app's flags for following either the ksqlDB at `ksqldb_url` or Kafka directly."""
+    if (ksqldb_url is None) == (kafka is None):
+        raise ValueError("the app follows either ksqldb_url or kafka")
+    if ksqldb_url is not None:
+        return ["--ksqldb-url", ksqldb_url]
+    return ["--kafka-bootstrap", kafka["bootstrap"], "--topic", kafka["topic"],
+            "--status-topic", kafka["status_topic"]]
+
+
+def wait_caught_up(name, p, log_path, db, ksqldb_url):
+    """Until the app (`p`, logging to `log_path`, caching into `db`) follows its stream and has
+    caught up with it: with ksqlDB, its push query runs, the double's push query consumes (after
+    its push-start delay), and the cache's row count held for 1 s (the push query reads the
+    whole topic first, on an empty cache); with Kafka, its partitions are assigned (`kafka
+    source assigned`) and the row count held for 1 s."""
     def seen(text):
         if p.poll() is not None:
-            raise Failure(f"motion-in-motion sync exited with {p.returncode}:\n"
+            raise Failure(f"{name} exited with {p.returncode}:\n"
                           + log_path.read_text(errors="replace")[-1500:])
         return text in log_path.read_text(errors="replace")
 
     if ksqldb_url is not None:
-        wait_until("sync's push query ('push query running' in its log)", START_TIMEOUT_S,
+        wait_until(f"{name}'s push query ('push query running' in its log)", START_TIMEOUT_S,
                    lambda: seen("push query running"))
         # The push query reads the topic from its start (it is its own backfill) once the double's
         # push-start delay is over: wait for that, then until the cache stops growing.
-        log("sync: push query running; waiting for it to consume and catch up with the topic")
+        log(f"{name}: push query running; waiting for it to consume and catch up with the topic")
 
         def consuming():
             with urllib.request.urlopen(f"{ksqldb_url}/test-double/stats", timeout=10) as r:
                 return json.load(r).get("push_queries_consuming", 0) >= 1
         wait_until("the double's push query to consume", BACKFILL_TIMEOUT_S, consuming, interval_s=0.25)
     else:
-        wait_until("sync's Kafka source ('kafka source assigned' in its log)", START_TIMEOUT_S,
+        wait_until(f"{name}'s Kafka source ('kafka source assigned' in its log)", START_TIMEOUT_S,
                    lambda: seen("kafka source assigned"))
-        log("sync: Kafka partitions assigned; waiting for it to catch up with the topic")
+        log(f"{name}: Kafka partitions assigned; waiting for it to catch up with the topic")
     counts = []
 
     def settled():
@@ -471,6 +481,5 @@ def start_sync(procs, bins, work, desktop, *, ksqldb_url=None, kafka=None, rust_
         except sqlite3.Error:
             counts.append(-1)
         return len(counts) >= 5 and counts[-1] >= 0 and len(set(counts[-5:])) == 1
-    wait_until("sync to catch up with the topic (cache rows stable for 1 s)", BACKFILL_TIMEOUT_S,
+    wait_until(f"{name} to catch up with the topic (cache rows stable for 1 s)", BACKFILL_TIMEOUT_S,
                settled, interval_s=0.25)
-    return p, db, log_path
