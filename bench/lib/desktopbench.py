@@ -409,12 +409,24 @@ SYNC_RUST_LOG = "motion_in_motion_lib=debug,ksqldb=debug"
 BENCH_SETTINGS = {"alerts": {"hold_off_s": 0, "sound": False}}
 
 
+# The desktop app's read-only S3 settings (its --s3-read-* flags) in tests/stack's stack.env: the
+# bucket is private, so snapshots and clips are fetched through URLs the app presigns with them.
+S3_READ_VARS = ("MIM_S3_READ_BUCKET", "MIM_S3_READ_ENDPOINT", "MIM_S3_READ_REGION", "MIM_S3_READ_KEY",
+                "MIM_S3_READ_SECRET")
+
+
+def s3_read_env(stack_env):
+    """The app's read-only S3 settings from the stack's environment (clean_env drops MIM_*)."""
+    return {k: stack_env[k] for k in S3_READ_VARS if k in stack_env}
+
+
 def start_sync(procs, bins, work, desktop, *, ksqldb_url=None, kafka=None, rust_log=SYNC_RUST_LOG,
-               settings=BENCH_SETTINGS):
+               settings=BENCH_SETTINGS, s3_read=None):
     """`motion-in-motion sync --notify` on the private desktop, with `settings` as its
     settings.json (default: every event pops up, no hold-off, silently: no audio device here),
     the cache `work`/cache.sqlite and its log `work`/sync.log, following either the ksqlDB at
-    `ksqldb_url` or Kafka directly (`kafka`: {"bootstrap", "topic", "status_topic"}).
+    `ksqldb_url` or Kafka directly (`kafka`: {"bootstrap", "topic", "status_topic"}); `s3_read`:
+    its read-only S3 settings (s3_read_env), for snapshots from a private bucket.
 
     Returns once it follows the stream and has caught up with it (wait_caught_up):
     (Popen, the cache's path, the log's path)."""
@@ -423,7 +435,7 @@ def start_sync(procs, bins, work, desktop, *, ksqldb_url=None, kafka=None, rust_
     config_dir.mkdir()
     (config_dir / "settings.json").write_text(json.dumps(settings) + "\n")
     (work / "tmp").mkdir()
-    env = dict(desktop["env"], RUST_LOG=rust_log, NO_COLOR="1", TMPDIR=str(work / "tmp"))
+    env = dict(desktop["env"], RUST_LOG=rust_log, NO_COLOR="1", TMPDIR=str(work / "tmp"), **(s3_read or {}))
     log_path = work / "sync.log"
     with open(log_path, "wb") as err:
         p = procs.start("motion-in-motion sync", [str(bins["motion-in-motion"]), "sync", "--notify",
