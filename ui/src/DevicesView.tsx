@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import type { DeviceView, NotifySettings, Snooze } from "./bindings";
 import { ago, bytes, localDateTime, localHourMinute, startOfDayMs } from "./format";
-import { useInterval, useIpcEvent, useNow, useRequests } from "./hooks";
+import { useInterval, useIpcEvent, useNow, useRequests, useThrottled } from "./hooks";
 import {
   errorText,
   getSettings,
@@ -15,6 +15,8 @@ import {
 
 /** How often the list is re-read without a heartbeat to prompt it. */
 export const DEVICES_POLL_MS = 30_000;
+/** Heartbeats and new events re-read the list at most this often. */
+export const DEVICES_REFRESH_MS = 1_000;
 
 const SNOOZES: { snooze: Snooze; label: string }[] = [
   { snooze: "minutes15", label: "15 min" },
@@ -58,8 +60,10 @@ export function DevicesView() {
       requests.cancel();
     };
   }, [refresh, requests]);
-  useIpcEvent(onDeviceChanged, refresh);
-  useIpcEvent(onEventsChanged, refresh);
+  // A fleet's heartbeats and events would re-list every camera four times a second.
+  const soon = useThrottled(refresh, DEVICES_REFRESH_MS);
+  useIpcEvent(onDeviceChanged, soon);
+  useIpcEvent(onEventsChanged, soon);
   useInterval(refresh, DEVICES_POLL_MS);
 
   const applied = (alerts: NotifySettings) => {

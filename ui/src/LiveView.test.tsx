@@ -1,6 +1,6 @@
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { LiveView, SILENT_POLL_MS, SourceStatusLine } from "./LiveView";
+import { LiveView, SILENT_POLL_MS, SILENT_REFRESH_MS, SourceStatusLine } from "./LiveView";
 import { device, eventView, fake, resetFake, status } from "./test/fakeIpc";
 
 vi.mock("./ipc", async (importOriginal) => (await import("./test/fakeIpc")).ipcMock(await importOriginal()));
@@ -82,6 +82,43 @@ describe("Live", () => {
     await act(async () => vi.advanceTimersByTime(SILENT_POLL_MS));
     expect(fake.listDevices.mock.calls.length).toBe(before + 1);
     expect(screen.getByTestId("silent-banner").textContent).toContain("Garage");
+  });
+
+  it("reads the silent cameras at most every 2 s however many heartbeats come", async () => {
+    vi.useFakeTimers();
+    render(<LiveView onOpen={vi.fn()} onNavigate={vi.fn()} />);
+    await act(async () => vi.advanceTimersByTime(0));
+    const before = fake.listDevices.mock.calls.length;
+    const beat = (id: string) =>
+      fake.deviceChanged.emit({
+        device_id: id,
+        device_name: id,
+        time: "2026-11-25 05:00:00",
+        timestamp_ms: 0,
+        online: true,
+        camera: "ok",
+        outbox_pending: 0,
+        undelivered_bytes: 0,
+        spool_bytes: 0,
+        disk_free_bytes: 0,
+        spool_full: false,
+        version: "0.1.0",
+      });
+    // A thousand cameras' heartbeats for a second: one read at once, one when the wait ends.
+    for (let i = 0; i < 30; i++) {
+      await act(async () => {
+        beat(`cam-${i}`);
+        vi.advanceTimersByTime(33);
+      });
+    }
+    expect(fake.listDevices.mock.calls.length).toBe(before + 1);
+    fake.listDevices.mockResolvedValue([device("garage", { silent: true })]);
+    await act(async () => vi.advanceTimersByTime(SILENT_REFRESH_MS));
+    expect(fake.listDevices.mock.calls.length).toBe(before + 2);
+    expect(screen.getByTestId("silent-banner").textContent).toContain("Garage");
+    // Quiet since: nothing more to read until the next heartbeat.
+    await act(async () => vi.advanceTimersByTime(SILENT_REFRESH_MS * 3));
+    expect(fake.listDevices.mock.calls.length).toBe(before + 2);
   });
 
   it("opens the player with the list and the row's index", async () => {

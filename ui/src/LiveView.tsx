@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState } from "react";
 import type { DeviceView, EventView, SourceStatus } from "./bindings";
 import { EventList } from "./EventList";
 import { localDate, sourceStatusText, startOfDayMs } from "./format";
-import { useInterval, useIpcEvent, useNow, useRequests } from "./hooks";
+import { useInterval, useIpcEvent, useNow, useRequests, useThrottled } from "./hooks";
 import {
   errorText,
   listDevices,
@@ -18,6 +18,11 @@ import type { ViewName } from "./nav";
 export const LIMIT = 200;
 /** How often the silent-camera banner is re-read without a heartbeat to prompt it. */
 export const SILENT_POLL_MS = 30_000;
+/**
+ * Heartbeats re-read the banner at most this often: a thousand cameras send thirty a second,
+ * and each read lists every camera (measured with bench/fleet --desktop window).
+ */
+export const SILENT_REFRESH_MS = 2_000;
 
 interface Props {
   /** Opens the player on `list[index]`. */
@@ -112,7 +117,7 @@ function useSourceStatus(): SourceStatus | null {
   return status;
 }
 
-/** Cameras whose heartbeats stopped: read on start, on every heartbeat and every 30 s. */
+/** Cameras whose heartbeats stopped: read on start, after heartbeats (at most every 2 s) and every 30 s. */
 function useSilentCameras(): DeviceView[] {
   const [silent, setSilent] = useState<DeviceView[]>([]);
   const requests = useRequests();
@@ -120,7 +125,10 @@ function useSilentCameras(): DeviceView[] {
     const request = requests.next();
     listDevices(startOfDayMs())
       .then((devices) => {
-        if (requests.isLatest(request)) setSilent(devices.filter((d) => d.silent));
+        if (!requests.isLatest(request)) return;
+        const now = devices.filter((d) => d.silent);
+        // The same banner keeps its array: the view does not render again for nothing.
+        setSilent((before) => (sameCameras(before, now) ? before : now));
       })
       .catch(() => {
         // Keep the last known list; the Devices view shows the error.
@@ -132,9 +140,13 @@ function useSilentCameras(): DeviceView[] {
       requests.cancel();
     };
   }, [refresh, requests]);
-  useIpcEvent(onDeviceChanged, refresh);
+  useIpcEvent(onDeviceChanged, useThrottled(refresh, SILENT_REFRESH_MS));
   useInterval(refresh, SILENT_POLL_MS);
   return silent;
+}
+
+function sameCameras(a: DeviceView[], b: DeviceView[]): boolean {
+  return a.length === b.length && a.every((d, i) => d.device_id === b[i]?.device_id && d.device_name === b[i]?.device_name);
 }
 
 export function SourceStatusLine({

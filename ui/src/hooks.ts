@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import type { UnlistenFn } from "@tauri-apps/api/event";
 
 /**
@@ -69,6 +69,38 @@ export function useInterval(fn: () => void, ms: number): void {
   useEffect(() => {
     const timer = setInterval(() => latest.current(), ms);
     return () => clearInterval(timer);
+  }, [ms]);
+}
+
+/**
+ * `fn` (the newest one) at most once every `ms`: a call after a quiet `ms` runs at once, calls
+ * within the wait are folded into one at its end. For reads that a signal may ask for many
+ * times a second (a thousand cameras' heartbeats) but that a person needs only every so often.
+ */
+export function useThrottled(fn: () => void, ms: number): () => void {
+  const latest = useRef(fn);
+  useEffect(() => {
+    latest.current = fn;
+  });
+  const state = useRef<{ last: number; timer: ReturnType<typeof setTimeout> | null }>({ last: -Infinity, timer: null });
+  useEffect(() => {
+    const s = state.current;
+    return () => {
+      if (s.timer !== null) clearTimeout(s.timer);
+      s.timer = null;
+    };
+  }, []);
+  return useCallback(() => {
+    const s = state.current;
+    if (s.timer !== null) return;
+    const run = () => {
+      s.timer = null;
+      s.last = Date.now();
+      latest.current();
+    };
+    const wait = s.last + ms - Date.now();
+    if (wait <= 0) run();
+    else s.timer = setTimeout(run, wait);
   }, [ms]);
 }
 
