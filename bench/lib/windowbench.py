@@ -175,7 +175,7 @@ def start_window(procs, bins, work, desktop, *, rust_log, ksqldb_url=None, kafka
 # Installed once in the page: the frame clock and the Live view's first sight of each row.
 INSTALL = """
 if (window.__mimBench) return false;
-const b = window.__mimBench = {frames: [], seen: {}, dirty: true};
+const b = window.__mimBench = {frames: [], seen: {}, seenList: [], dirty: true};
 const t0 = performance.timeOrigin;
 new MutationObserver(() => { b.dirty = true; })
   .observe(document.body, {childList: true, subtree: true});
@@ -186,7 +186,10 @@ const frame = (t) => {
     b.dirty = false;
     for (const r of document.querySelectorAll(arguments[0])) {
       const id = r.getAttribute("data-event-id");
-      if (id && !(id in b.seen)) b.seen[id] = now;
+      if (id && !(id in b.seen)) {
+        b.seen[id] = now;
+        b.seenList.push([id, now]);
+      }
     }
   }
   requestAnimationFrame(frame);
@@ -221,13 +224,12 @@ const check = () => {
 requestAnimationFrame(check);
 """
 
-# Takes what the page recorded so far (frames are taken, not copied: the page keeps little).
+# What the page recorded since the counts already taken: the page keeps everything (a few
+# thousand numbers), so an answer lost on the way is asked for again, not lost.
 DRAIN = """
 const b = window.__mimBench;
-const out = {frames: b.frames, seen: b.seen};
-b.frames = [];
-b.seen = {};
-return out;
+const [frames, seen] = arguments;
+return {frames: b.frames.slice(frames), seen: b.seenList.slice(seen)};
 """
 
 
@@ -238,6 +240,8 @@ class WindowProbe:
     def __init__(self, wd):
         self.wd = wd
         self.frames, self.seen, self.switches, self.round_trips, self.errors = [], {}, [], [], []
+        self.seen_taken = 0
+        self.retried = []  # drains whose answer was lost, then asked for again
         wd.execute(INSTALL, EVENT_ROW)
         first = self._switch("live")
         if first.get("ms") is None:
@@ -256,9 +260,20 @@ class WindowProbe:
         return r
 
     def _drain(self):
-        d = self.wd.execute(DRAIN) or {}
+        for attempt in (1, 2):
+            try:
+                d = self.wd.execute(DRAIN, len(self.frames), self.seen_taken) or {}
+                break
+            except Failure as e:
+                # A lost answer (WebDriver's proxy closing a connection) is asked for again.
+                if attempt == 2:
+                    raise
+                self.retried.append(str(e))
+                time.sleep(1)
         self.frames.extend(d.get("frames", []))
-        for k, v in d.get("seen", {}).items():
+        seen = d.get("seen", [])
+        self.seen_taken += len(seen)
+        for k, v in seen:
             self.seen.setdefault(k, v)
 
     def _run(self):
@@ -307,7 +322,8 @@ def window_figures(probe, windows, received, stats, end_ms):
     frames = sorted(probe.frames)
     gaps = [(b, b - a) for a, b in zip(frames, frames[1:])]
     live = live_intervals(probe.switches, end_ms)
-    out = {"errors": probe.errors[:5], "error_count": len(probe.errors)}
+    out = {"errors": probe.errors[:5], "error_count": len(probe.errors), "drains_retried": len(probe.retried),
+           "rows_seen_in_live": len(probe.seen), "frames": len(frames)}
     for name, (t0, t1) in windows.items():
         if t0 is None or t1 is None:
             continue
