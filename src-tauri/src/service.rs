@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinHandle};
 
 use crate::cache::Cache;
+use crate::clips::ClipUrls;
 use crate::notify::{self, Feed, Notifier, NotifyError, NotifySettings, OpenHook};
 use crate::settings::Settings;
 use crate::source::ksqldb::KsqlDbError;
@@ -39,6 +40,9 @@ pub struct ServiceConfig {
     pub alerts: Option<(NotifySettings, OpenHook)>,
     /// Delete cached events older than this many days; 0 keeps everything.
     pub retention_days: u32,
+    /// How the alerts reach a snapshot: presigned with the read-only key when the bucket is
+    /// private (the default since issue 17), as they are otherwise.
+    pub snapshot_urls: Arc<ClipUrls>,
 }
 
 impl ServiceConfig {
@@ -53,6 +57,15 @@ impl ServiceConfig {
             source,
             alerts: on_open.map(|hook| (settings.alerts.clone(), hook)),
             retention_days: settings.retention_days,
+            snapshot_urls: Arc::new(ClipUrls::public()),
+        }
+    }
+
+    /// The same, with snapshots fetched through `urls` (the player's presigner).
+    pub fn with_snapshot_urls(self, urls: Arc<ClipUrls>) -> ServiceConfig {
+        ServiceConfig {
+            snapshot_urls: urls,
+            ..self
         }
     }
 }
@@ -81,7 +94,9 @@ impl Service {
         on_update: impl Fn(ServiceUpdate) + Send + Sync + 'static,
     ) -> Result<Service, ServiceError> {
         let feed = match config.alerts {
-            Some((settings, on_open)) => Some(Feed::start(&cache, settings, on_open).await?),
+            Some((settings, on_open)) => {
+                Some(Feed::start(&cache, settings, on_open, config.snapshot_urls).await?)
+            }
             None => None,
         };
         let notifier = feed.as_ref().map(|f| f.notifier().clone());
@@ -300,6 +315,7 @@ mod tests {
             source: None,
             alerts: None,
             retention_days: 30,
+            snapshot_urls: Arc::new(ClipUrls::public()),
         };
         let _service = Service::start(cache.clone(), config, move |u| {
             sink.lock().expect("lock").push(u);

@@ -13,7 +13,7 @@ use motion_e2e::app::{Source, Sync};
 use motion_e2e::cache::cache_rows;
 use motion_e2e::desktop::Desktop;
 use motion_e2e::kafka::{create_topic, produce_events_to};
-use motion_e2e::{ffmpeg, unique, wait_for};
+use motion_e2e::{ffmpeg, http, s3_store, unique, wait_for, Stack};
 use motion_event::{EventKind, MotionEvent};
 use serde_json::Value;
 
@@ -161,6 +161,74 @@ async fn a_new_event_pops_up_with_camera_time_message_snapshot_and_an_open_actio
     assert!(
         image.contains("motion-in-motion-snapshots-") && image.ends_with(".jpg"),
         "the snapshot is not the popup's image: {image:?}\n{}",
+        sync.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_snapshot_in_the_private_bucket_is_fetched_through_a_presigned_url() {
+    use object_store::{path::Path as ObjectPath, ObjectStore, PutPayload};
+    let stack = Stack::get();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tag = unique("E2E");
+    let camera = format!("{tag} Gate");
+    let desktop = Desktop::start(dir.path(), Some(&format!("{tag}*")));
+    let jpeg_path = dir.path().join("snapshot.jpg");
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120",
+            "-frames:v",
+            "1",
+        ],
+        &jpeg_path,
+    );
+    // Where an edge node puts it, written with the cameras' key.
+    let key = format!("{}/snapshot.jpg", unique("notify-private"));
+    s3_store(&stack.s3())
+        .put(
+            &ObjectPath::from(key.as_str()),
+            PutPayload::from(std::fs::read(&jpeg_path).expect("jpeg")),
+        )
+        .await
+        .expect("upload the snapshot");
+    let url = format!("{}/{}/{key}", stack.s3_endpoint, stack.bucket);
+    let (status, _) = http("GET", &url, None).expect("GET the snapshot anonymously");
+    assert_eq!(status, 403, "the bucket must refuse an anonymous read");
+
+    let topic = private_topic();
+    let [display, bus] = desktop.env();
+    let read_env = stack.s3_read_env();
+    let mut env = vec![
+        display,
+        bus,
+        ("RUST_LOG", "motion_in_motion_lib=info,ksqldb=info"),
+    ];
+    env.extend(read_env.iter().map(|(k, v)| (*k, v.as_str())));
+    let db = dir.path().join("cache.sqlite");
+    let sync = Sync::start(&db, &Source::kafka(&topic), &["--notify"], &env);
+    let ev = event(&camera, "Someone at the gate", Some(url));
+    produce_events_to(&topic, std::slice::from_ref(&ev)).await;
+
+    let shown = wait_for(
+        "the popup in dunst's history",
+        Duration::from_secs(120),
+        || {
+            let _ = desktop.dunstctl(&["close-all"]);
+            desktop.find(&camera)
+        },
+    );
+    let image = field(&shown, "icon_path");
+    assert!(
+        image.contains("motion-in-motion-snapshots-") && image.ends_with(".jpg"),
+        "the private snapshot is not the popup's image: {image:?}\n{}",
+        sync.log()
+    );
+    assert!(
+        !sync.log().contains("X-Amz-Signature"),
+        "a presigned URL's signature reached the log:\n{}",
         sync.log()
     );
 }

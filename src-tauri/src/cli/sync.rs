@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 
 use super::args::Common;
 use crate::cache::Cache;
+use crate::clips::ClipUrls;
 use crate::notify::OpenHook;
 use crate::service::{Service, ServiceConfig, ServiceUpdate};
 use crate::settings::Settings;
@@ -32,7 +33,16 @@ pub(super) async fn run(
     // No window to bring up here: an "Open" click is only logged.
     let on_open: OpenHook =
         Arc::new(|event_id| tracing::info!(%event_id, "open requested from a notification"));
-    let config = ServiceConfig::from_settings(&settings, Some(source), notify.then_some(on_open));
+    // The popups' snapshots through the same read-only key as the window's clips: the
+    // bucket is private by default.
+    let command_line = common.command_line()?;
+    let snapshot_urls = match &command_line.s3_read {
+        Some(s3) => ClipUrls::signing(s3, command_line.url_expiry)
+            .context("the --s3-read-* settings cannot presign snapshot URLs")?,
+        None => ClipUrls::public(),
+    };
+    let config = ServiceConfig::from_settings(&settings, Some(source), notify.then_some(on_open))
+        .with_snapshot_urls(Arc::new(snapshot_urls));
     let cache = Cache::open(&common.db_path()?).await?;
     follow(cache, config, idle_exit).await
 }

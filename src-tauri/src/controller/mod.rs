@@ -181,7 +181,8 @@ impl Controller {
         ));
         let source = source?;
         running.source = source.clone();
-        let config = ServiceConfig::from_settings(&settings, source, Some(self.open_hook()));
+        let config = ServiceConfig::from_settings(&settings, source, Some(self.open_hook()))
+            .with_snapshot_urls(Arc::clone(&running.urls));
         let service = Service::start(self.cache.clone(), config, self.on_update())
             .await
             .map_err(|e| SettingsError::Invalid {

@@ -5,10 +5,13 @@
 //! of the newest row they have seen and ask the cache for the rows inserted after it
 //! ([`Cache::inserted_after`]): exactly the events whose first message just arrived.
 
+use std::sync::Arc;
+
 use motion_event::MotionEvent;
 
 use super::{Notifier, NotifyError, NotifySettings, OpenHook};
 use crate::cache::{Cache, CacheError};
+use crate::clips::ClipUrls;
 
 /// Rows read per query; a backfill of 100,000 events is read in pieces.
 const PAGE: u32 = 1000;
@@ -51,10 +54,11 @@ impl Feed {
         cache: &Cache,
         settings: NotifySettings,
         on_open: OpenHook,
+        snapshot_urls: Arc<ClipUrls>,
     ) -> Result<Feed, NotifyError> {
         let new = NewEvents::start(cache).await?;
         // On a first run every event is history being imported; nothing was "missed".
-        let notifier = Notifier::new(settings, !new.first_run(), on_open)?;
+        let notifier = Notifier::new(settings, !new.first_run(), on_open, snapshot_urls)?;
         Ok(Feed { new, notifier })
     }
 

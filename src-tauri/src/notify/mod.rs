@@ -26,6 +26,7 @@ pub use feed::{Feed, NewEvents};
 pub use policy::{Alert, Problem};
 pub use settings::{NotifySettings, QuietHours, Snooze, SoundChoice};
 
+use crate::clips::ClipUrls;
 use desktop::Desktop;
 use policy::Policy;
 use snapshot::Snapshots;
@@ -78,18 +79,28 @@ impl Notifier {
     /// `summarize_missed`: whether events from before now make a "while the app was closed"
     /// summary (false on a first run, which imports history). `on_open` gets the event id when
     /// the user clicks "Open" on a popup.
+    /// `snapshot_urls` turns an event's snapshot URL into one to fetch (presigned for a
+    /// private bucket).
     pub fn new(
         settings: NotifySettings,
         summarize_missed: bool,
         on_open: OpenHook,
+        snapshot_urls: Arc<ClipUrls>,
     ) -> Result<Notifier, NotifyError> {
-        Notifier::with_clock(settings, summarize_missed, on_open, Arc::new(SystemClock))
+        Notifier::with_clock(
+            settings,
+            summarize_missed,
+            on_open,
+            snapshot_urls,
+            Arc::new(SystemClock),
+        )
     }
 
     pub fn with_clock(
         settings: NotifySettings,
         summarize_missed: bool,
         on_open: OpenHook,
+        snapshot_urls: Arc<ClipUrls>,
         clock: Arc<dyn Clock>,
     ) -> Result<Notifier, NotifyError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| NotifyError::NoRuntime)?;
@@ -101,7 +112,11 @@ impl Notifier {
             }
         };
         let (tx, rx) = tokio::sync::mpsc::channel(QUEUE);
-        runtime.spawn(show_popups(rx, Desktop::new(on_open), snapshots));
+        runtime.spawn(show_popups(
+            rx,
+            Desktop::new(on_open),
+            snapshots.map(|s| (s, snapshot_urls)),
+        ));
         let started_at = clock.now().with_timezone(&Utc);
         Ok(Notifier {
             shared: Arc::new(Shared {
@@ -191,13 +206,17 @@ impl Notifier {
 async fn show_popups(
     mut rx: tokio::sync::mpsc::Receiver<Popup>,
     desktop: Desktop,
-    snapshots: Option<Snapshots>,
+    snapshots: Option<(Snapshots, Arc<ClipUrls>)>,
 ) {
     let mut failing = false;
     while let Some(popup) = rx.recv().await {
         let image = match (&snapshots, &popup.snapshot_url, &popup.event_id) {
-            (Some(snapshots), Some(url), Some(event_id)) => {
-                match snapshots.fetch(event_id, url).await {
+            (Some((snapshots, urls)), Some(url), Some(event_id)) => {
+                let fetched = match urls.resolve(url).await {
+                    Ok(url) => snapshots.fetch(event_id, &url).await,
+                    Err(err) => Err(err.into()),
+                };
+                match fetched {
                     Ok(path) => Some(path),
                     Err(err) => {
                         tracing::warn!(%err, %event_id, "notification shown without its snapshot");

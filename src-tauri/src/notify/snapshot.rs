@@ -37,6 +37,8 @@ pub enum SnapshotError {
         #[source]
         source: reqwest::Error,
     },
+    #[error("cannot presign the snapshot's URL: {0}")]
+    Presign(#[from] crate::clips::UrlError),
     #[error("snapshot {url} answered HTTP {status}")]
     Status { url: String, status: u16 },
     #[error("snapshot {url} is larger than {max} bytes")]
