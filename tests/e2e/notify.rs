@@ -94,6 +94,31 @@ fn event(device_name: &str, message: &str, snapshot_url: Option<String>) -> Moti
     }
 }
 
+/// `camera`'s popup, once it is in dunst's history (closing what is on screen moves it there).
+fn shown_popup(desktop: &Desktop, camera: &str, timeout: Duration) -> HashMap<String, Value> {
+    wait_for("the popup in dunst's history", timeout, || {
+        let _ = desktop.dunstctl(&["close-all"]);
+        desktop.find(camera)
+    })
+}
+
+/// A small JPEG, as a camera's snapshot, in `dir`.
+fn snapshot_jpeg(dir: &Path) -> PathBuf {
+    let path = dir.join("snapshot.jpg");
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120",
+            "-frames:v",
+            "1",
+        ],
+        &path,
+    );
+    path
+}
+
 fn read(path: &PathBuf) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
@@ -104,18 +129,7 @@ async fn a_new_event_pops_up_with_camera_time_message_snapshot_and_an_open_actio
     let tag = unique("E2E");
     let camera = format!("{tag} Porch");
     let desktop = Desktop::start(dir.path(), Some(&format!("{tag}*")));
-    let jpeg_path = dir.path().join("snapshot.jpg");
-    ffmpeg(
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=160x120",
-            "-frames:v",
-            "1",
-        ],
-        &jpeg_path,
-    );
+    let jpeg_path = snapshot_jpeg(dir.path());
     let snapshot_base = serve_jpeg(std::fs::read(&jpeg_path).expect("jpeg"));
     let topic = private_topic();
     let sync = sync(&desktop, &dir.path().join("cache.sqlite"), &topic);
@@ -144,14 +158,7 @@ async fn a_new_event_pops_up_with_camera_time_message_snapshot_and_an_open_actio
         },
     );
 
-    let shown = wait_for(
-        "the popup in dunst's history",
-        Duration::from_secs(30),
-        || {
-            let _ = desktop.dunstctl(&["close-all"]);
-            desktop.find(&camera)
-        },
-    );
+    let shown = shown_popup(&desktop, &camera, Duration::from_secs(30));
     assert_eq!(field(&shown, "appname"), "Motion in Motion");
     let body = field(&shown, "body");
     assert!(body.contains(message), "body {body:?}");
@@ -173,18 +180,7 @@ async fn a_snapshot_in_the_private_bucket_is_fetched_through_a_presigned_url() {
     let tag = unique("E2E");
     let camera = format!("{tag} Gate");
     let desktop = Desktop::start(dir.path(), Some(&format!("{tag}*")));
-    let jpeg_path = dir.path().join("snapshot.jpg");
-    ffmpeg(
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=160x120",
-            "-frames:v",
-            "1",
-        ],
-        &jpeg_path,
-    );
+    let jpeg_path = snapshot_jpeg(dir.path());
     // Where an edge node puts it, written with the cameras' key.
     let key = format!("{}/snapshot.jpg", unique("notify-private"));
     s3_store(&stack.s3())
@@ -212,14 +208,7 @@ async fn a_snapshot_in_the_private_bucket_is_fetched_through_a_presigned_url() {
     let ev = event(&camera, "Someone at the gate", Some(url));
     produce_events_to(&topic, std::slice::from_ref(&ev)).await;
 
-    let shown = wait_for(
-        "the popup in dunst's history",
-        Duration::from_secs(120),
-        || {
-            let _ = desktop.dunstctl(&["close-all"]);
-            desktop.find(&camera)
-        },
-    );
+    let shown = shown_popup(&desktop, &camera, Duration::from_secs(120));
     let image = field(&shown, "icon_path");
     assert!(
         image.contains("motion-in-motion-snapshots-") && image.ends_with(".jpg"),
@@ -246,14 +235,7 @@ async fn html_and_script_in_an_event_show_as_literal_text() {
         r#"<b>bold</b> <img src=x onerror=alert(1)> & <a href="http://evil.invalid">link</a>"#;
     produce_events_to(&topic, &[event(&camera, message, None)]).await;
 
-    let shown = wait_for(
-        "the popup in dunst's history",
-        Duration::from_secs(120),
-        || {
-            let _ = desktop.dunstctl(&["close-all"]);
-            desktop.find(&camera)
-        },
-    );
+    let shown = shown_popup(&desktop, &camera, Duration::from_secs(120));
     // The summary is plain text by the specification: sent as is, and dunst quotes it itself.
     assert_eq!(field(&shown, "summary"), camera);
     // The body reached dunst escaped, and dunst's rendered markup still holds the entities,

@@ -1,5 +1,6 @@
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { DeviceStatus } from "./bindings";
 import { LiveView, SILENT_POLL_MS, SILENT_REFRESH_MS, SourceStatusLine } from "./LiveView";
 import { device, eventView, fake, resetFake, status } from "./test/fakeIpc";
 
@@ -46,6 +47,24 @@ describe("the status line", () => {
   });
 });
 
+/** A camera's healthy heartbeat. */
+function heartbeat(device_id: string, device_name: string): DeviceStatus {
+  return {
+    device_id,
+    device_name,
+    time: "2026-11-25 05:00:00",
+    timestamp_ms: 0,
+    online: true,
+    camera: "ok",
+    outbox_pending: 0,
+    undelivered_bytes: 0,
+    spool_bytes: 0,
+    disk_free_bytes: 0,
+    spool_full: false,
+    version: "0.1.0",
+  };
+}
+
 describe("Live", () => {
   it("lists the cameras that went silent, and refreshes on heartbeats", async () => {
     fake.listDevices.mockResolvedValue([device("garage", { silent: true }), device("porch")]);
@@ -55,20 +74,7 @@ describe("Live", () => {
     expect(banner.textContent).not.toContain("Porch");
     fake.listDevices.mockResolvedValue([device("garage"), device("porch")]);
     await act(async () =>
-      fake.deviceChanged.emit({
-        device_id: "garage",
-        device_name: "Garage",
-        time: "2026-11-25 05:00:00",
-        timestamp_ms: 0,
-        online: true,
-        camera: "ok",
-        outbox_pending: 0,
-        undelivered_bytes: 0,
-        spool_bytes: 0,
-        disk_free_bytes: 0,
-        spool_full: false,
-        version: "0.1.0",
-      }),
+      fake.deviceChanged.emit(heartbeat("garage", "Garage")),
     );
     await waitFor(() => expect(screen.queryByTestId("silent-banner")).toBeNull());
   });
@@ -89,25 +95,10 @@ describe("Live", () => {
     render(<LiveView onOpen={vi.fn()} onNavigate={vi.fn()} />);
     await act(async () => vi.advanceTimersByTime(0));
     const before = fake.listDevices.mock.calls.length;
-    const beat = (id: string) =>
-      fake.deviceChanged.emit({
-        device_id: id,
-        device_name: id,
-        time: "2026-11-25 05:00:00",
-        timestamp_ms: 0,
-        online: true,
-        camera: "ok",
-        outbox_pending: 0,
-        undelivered_bytes: 0,
-        spool_bytes: 0,
-        disk_free_bytes: 0,
-        spool_full: false,
-        version: "0.1.0",
-      });
     // A thousand cameras' heartbeats for a second: one read at once, one when the wait ends.
     for (let i = 0; i < 30; i++) {
       await act(async () => {
-        beat(`cam-${i}`);
+        fake.deviceChanged.emit(heartbeat(`cam-${i}`, `Cam ${i}`));
         vi.advanceTimersByTime(33);
       });
     }
