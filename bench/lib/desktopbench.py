@@ -31,20 +31,8 @@ BACKFILL_TIMEOUT_S = 180   # sync must catch up with the whole topic within this
 DESKTOP_TOOLS = ("Xvfb", "dbus-daemon", "dbus-monitor", "dunst", "dunstctl", "notify-send")
 
 # A session bus of our own: the session policy, monitoring allowed, and no service directories,
-# so nothing is D-Bus activated behind our back (as tests/support/desktop.rs does).
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>LISTEN</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
+# so nothing is D-Bus activated behind our back (the file tests/support/desktop.rs uses too).
+BUS_CONFIG = (REPO / "tests" / "support" / "session-bus.conf").read_text()
 
 
 def dunstrc(history_length=1000):

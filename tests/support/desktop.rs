@@ -40,20 +40,8 @@ pub struct Desktop {
 }
 
 /// A session bus's configuration without `<standard_session_servicedirs/>`; `LISTEN` is
-/// replaced by the address.
-const BUS_CONFIG: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>LISTEN</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#;
+/// replaced by the address. One file, shared with the benchmarks (bench/lib/desktopbench.py).
+const BUS_CONFIG: &str = include_str!("session-bus.conf");
 
 /// The screen of the X server: larger than the app's default window (1100x720).
 const SCREEN: &str = "1280x800x24";
