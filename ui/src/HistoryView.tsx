@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import { GroupedVirtuoso, type GroupedVirtuosoHandle } from "react-virtuoso";
 import type { Cursor, DeviceView, EventView, ServerSearch } from "./bindings";
+import { CameraFilter } from "./CameraFilter";
 import { EventRow } from "./EventRow";
 import { dayLabel, localDate, startOfDayMs } from "./format";
 import { extendGroups, historyQuery, rangeProblem, type Filters, type Group } from "./history";
@@ -76,23 +77,7 @@ export function HistoryView({ onOpen }: Props) {
         <button type="button" onClick={clear}>
           Clear filters
         </button>
-        {cameras.length > 0 ? (
-          <fieldset className="cameras">
-            <legend>Cameras {devices.length === 0 ? "(all)" : `(${devices.length})`}</legend>
-            {cameras.map((c) => (
-              <label key={c.device_id} className="check">
-                <input
-                  type="checkbox"
-                  data-testid="history-camera"
-                  value={c.device_id}
-                  checked={devices.includes(c.device_id)}
-                  onChange={(e) => toggle(c.device_id, e.target.checked)}
-                />
-                {c.device_name}
-              </label>
-            ))}
-          </fieldset>
-        ) : null}
+        <CameraFilter cameras={cameras} chosen={devices} onToggle={toggle} />
       </form>
       {fresh ? (
         <p className="banner info">
