@@ -6,7 +6,8 @@ What the probe measures, inside the page (so WebDriver's own round trip is not c
 - frames: every requestAnimationFrame's time; a gap between two frames is time the page could
   not paint (its main thread busy, or WebKit's web process starved);
 - interactions: a click on a view's nav button until the frame after that view shows its rows
-  (History: its first page from the cache; Live: the newest events), in turn every few seconds;
+  (History: its first page from the cache; Live: the newest events; Devices: every camera), in
+  turn every few seconds (History, Live, Devices, Live);
 - freshness: when each event's row first appeared in the Live view, against when it entered the
   cache.
 Also WebDriver's round trip per probe (what a test driver sees). Standard library only, as
@@ -37,7 +38,8 @@ EVENT_ROW = '[data-testid="event-row"]'
 # Which view to open, and what shows that it is there: its rows, or its "nothing yet" (views
 # mount on switch: App.tsx; "Loading…" and "Searching…" have no role=status).
 VIEW_READY = {"history": f'[data-testid="history-results"] {EVENT_ROW}, [data-testid="history-empty"]',
-              "live": f'section.live {EVENT_ROW}, section.live p.empty[role="status"]'}
+              "live": f'section.live {EVENT_ROW}, section.live p.empty[role="status"]',
+              "devices": 'section.devices [data-testid="device"], section.devices p.empty[role="status"]'}
 
 
 def tauri_driver():
@@ -234,7 +236,8 @@ return {frames: b.frames.slice(frames), seen: b.seenList.slice(seen)};
 
 
 class WindowProbe:
-    """Installs the page's recorders, then every INTERACT_EVERY_S switches History <-> Live and
+    """Installs the page's recorders, then every INTERACT_EVERY_S switches views (History, Live,
+    Devices, Live) and
     drains the page's records, on a thread of its own."""
 
     def __init__(self, wd):
@@ -277,11 +280,12 @@ class WindowProbe:
             self.seen.setdefault(k, v)
 
     def _run(self):
-        views = ("history", "live")
+        # Live between the others: its freshness is measured while it is on screen.
+        views = ("history", "live", "devices", "live")
         i = 0
         while not self.stop_flag.wait(INTERACT_EVERY_S):
             try:
-                self._switch(views[i % 2])
+                self._switch(views[i % len(views)])
                 self._drain()
             except Failure as e:
                 self.errors.append(str(e))
