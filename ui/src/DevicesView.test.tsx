@@ -1,6 +1,6 @@
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { DevicesView } from "./DevicesView";
+import { ALL_SHOWN_MAX, CARDS_PAGE, DevicesView } from "./DevicesView";
 import { DEFAULT_ALERTS } from "./settingsForm";
 import { device, fake, resetFake, settingsView } from "./test/fakeIpc";
 
@@ -118,5 +118,49 @@ describe("Devices", () => {
     fake.listDevices.mockResolvedValue([device("garage")]);
     await act(async () => fake.deviceChanged.emit({ ...heartbeat, time: "", timestamp_ms: now, spool_bytes: 0, version: "1" }));
     expect(await screen.findByTestId("device")).toBeTruthy();
+  });
+});
+
+describe("Devices for a fleet", () => {
+  const fleet = (n: number) => Array.from({ length: n }, (_, i) => device(`cam-${String(i).padStart(4, "0")}`));
+
+  it("lists a home's cameras whole, without the fleet's tools", async () => {
+    fake.listDevices.mockResolvedValue(fleet(ALL_SHOWN_MAX));
+    render(<DevicesView />);
+    expect(await screen.findAllByTestId("device")).toHaveLength(ALL_SHOWN_MAX);
+    expect(screen.queryByTestId("devices-find")).toBeNull();
+  });
+
+  it("shows a page of cards at a time, finds cameras by name or id, and can show only those needing attention", async () => {
+    const cams = fleet(1000);
+    cams[10] = device("cam-0010", { silent: true });
+    cams[500] = device("cam-0500", { status: { ...heartbeat, device_id: "cam-0500", online: true, camera: "ok", camera_error: null, spool_full: false, last_error: null } });
+    cams[700] = device("cam-0700", { status: { ...heartbeat, device_id: "cam-0700" } });
+    fake.listDevices.mockResolvedValue(cams);
+    render(<DevicesView />);
+    expect(await screen.findAllByTestId("device")).toHaveLength(CARDS_PAGE);
+    expect(screen.getByTestId("devices-count").textContent).toBe(`Showing ${CARDS_PAGE} of 1000 cameras.`);
+    fireEvent.click(screen.getByTestId("devices-more"));
+    expect(screen.getAllByTestId("device")).toHaveLength(2 * CARDS_PAGE);
+
+    fireEvent.change(screen.getByTestId("devices-find"), { target: { value: "CAM-09" } });
+    expect(screen.getAllByTestId("device")).toHaveLength(CARDS_PAGE);
+    expect(screen.getByTestId("devices-count").textContent).toBe(`Showing ${CARDS_PAGE} of 100 matching (1000 cameras).`);
+    expect(screen.getByTestId("devices-more").textContent).toBe(`Show ${CARDS_PAGE} more`);
+
+    fireEvent.change(screen.getByTestId("devices-find"), { target: { value: "" } });
+    const attention = screen.getByTestId("devices-attention");
+    expect(attention.parentElement?.textContent).toBe("Only cameras that need attention (2)");
+    fireEvent.click(attention);
+    expect(screen.getAllByTestId("device").map((c) => c.dataset.deviceId)).toEqual(["cam-0010", "cam-0700"]);
+    expect(screen.queryByTestId("devices-more")).toBeNull();
+  });
+
+  it("says when no camera matches", async () => {
+    fake.listDevices.mockResolvedValue(fleet(30));
+    render(<DevicesView />);
+    fireEvent.change(await screen.findByTestId("devices-find"), { target: { value: "porch" } });
+    expect(screen.queryAllByTestId("device")).toHaveLength(0);
+    expect(screen.getByText("No camera matches.")).toBeTruthy();
   });
 });

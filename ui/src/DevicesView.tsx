@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import type { DeviceView, NotifySettings, Snooze } from "./bindings";
 import { ago, bytes, localDateTime, localHourMinute, startOfDayMs } from "./format";
 import { useInterval, useIpcEvent, useNow, useRequests, useThrottled } from "./hooks";
@@ -17,6 +17,10 @@ import {
 export const DEVICES_POLL_MS = 30_000;
 /** Heartbeats and new events re-read the list at most this often. */
 export const DEVICES_REFRESH_MS = 1_000;
+/** Up to this many cameras are all shown; a fleet gets a search field and pages of cards. */
+export const ALL_SHOWN_MAX = 24;
+/** A fleet's cards are shown this many at a time ("Show more"). */
+export const CARDS_PAGE = 48;
 
 const SNOOZES: { snooze: Snooze; label: string }[] = [
   { snooze: "minutes15", label: "15 min" },
@@ -132,15 +136,111 @@ export function DevicesView() {
         <p className="empty" role="status">
           No cameras yet. A camera appears here with its first event or heartbeat.
         </p>
+      ) : devices.length <= ALL_SHOWN_MAX ? (
+        <DeviceList devices={devices} now={now} busy={busy} onMute={mute} />
       ) : (
-        <ul className="device-list">
-          {devices.map((d) => (
-            <DeviceCard key={d.device_id} device={d} now={now} busy={busy === d.device_id} onMute={(m) => mute(d, m)} />
-          ))}
-        </ul>
+        <Fleet devices={devices} now={now} busy={busy} onMute={mute} />
       )}
     </section>
   );
+}
+
+interface ListProps {
+  devices: DeviceView[];
+  now: number;
+  busy: string | null;
+  onMute: (d: DeviceView, muted: boolean) => void;
+}
+
+function DeviceList({ devices, now, busy, onMute }: ListProps) {
+  return (
+    <ul className="device-list">
+      {devices.map((d) => (
+        <DeviceCard key={d.device_id} device={d} now={now} busy={busy === d.device_id} onMute={(m) => onMute(d, m)} />
+      ))}
+    </ul>
+  );
+}
+
+/**
+ * More cameras than fit a screen: a thousand cards, re-read every second, kept the window
+ * busy for seconds (bench/fleet --desktop window). Cameras are found by name or id, those
+ * needing attention can be shown alone, and cards come a page at a time.
+ */
+function Fleet({ devices, now, busy, onMute }: ListProps) {
+  const [find, setFind] = useState("");
+  const [attentionOnly, setAttentionOnly] = useState(false);
+  const [pages, setPages] = useState(1);
+  const attention = useMemo(() => devices.filter(needsAttention).length, [devices]);
+  const matching = useMemo(() => {
+    const needle = find.trim().toLowerCase();
+    return devices.filter(
+      (d) =>
+        (!attentionOnly || needsAttention(d)) &&
+        (needle === "" || d.device_name.toLowerCase().includes(needle) || d.device_id.toLowerCase().includes(needle)),
+    );
+  }, [devices, find, attentionOnly]);
+  const shown = matching.slice(0, pages * CARDS_PAGE);
+  const left = matching.length - shown.length;
+
+  return (
+    <>
+      <div className="fleet-tools" role="search">
+        <input
+          type="search"
+          data-testid="devices-find"
+          aria-label="Find cameras by name"
+          placeholder={`Find among ${devices.length} cameras`}
+          value={find}
+          onChange={(e) => {
+            setFind(e.target.value);
+            setPages(1);
+          }}
+        />
+        <label className="check">
+          <input
+            type="checkbox"
+            data-testid="devices-attention"
+            checked={attentionOnly}
+            onChange={(e) => {
+              setAttentionOnly(e.target.checked);
+              setPages(1);
+            }}
+          />
+          Only cameras that need attention ({attention})
+        </label>
+        <span className="muted" data-testid="devices-count" role="status">
+          Showing {shown.length} of {matching.length === devices.length ? `${devices.length} cameras` : `${matching.length} matching (${devices.length} cameras)`}.
+        </span>
+      </div>
+      {shown.length === 0 ? (
+        <p className="empty">No camera matches.</p>
+      ) : (
+        <DeviceList devices={shown} now={now} busy={busy} onMute={onMute} />
+      )}
+      {left > 0 ? (
+        <button type="button" className="show-more" data-testid="devices-more" onClick={() => setPages((p) => p + 1)}>
+          Show {Math.min(left, CARDS_PAGE)} more
+        </button>
+      ) : null}
+    </>
+  );
+}
+
+/** Silent, offline, or with a problem to read. */
+export function needsAttention(d: DeviceView): boolean {
+  return d.silent || (d.status !== null && (!d.status.online || problemsOf(d.status).length > 0));
+}
+
+function problemsOf(s: NonNullable<DeviceView["status"]>): string[] {
+  const problems: string[] = [];
+  if (s.camera === "lost") problems.push(`camera lost${s.camera_error ? `: ${s.camera_error}` : ""}`);
+  if (s.record_camera === "lost") {
+    problems.push(`main stream lost, clips come from the detect stream${s.record_camera_error ? `: ${s.record_camera_error}` : ""}`);
+  }
+  if (s.spool_full) problems.push("spool full: new events are not recorded");
+  if (s.last_error) problems.push(`last error: ${s.last_error}`);
+  return problems;
 }
 
 function untilText(untilMs: number, nowMs: number): string {
@@ -162,17 +262,7 @@ function DeviceCard({
   onMute: (muted: boolean) => void;
 }) {
   const s = d.status;
-  const problems: string[] = [];
-  if (s) {
-    if (s.camera === "lost") problems.push(`camera lost${s.camera_error ? `: ${s.camera_error}` : ""}`);
-    if (s.record_camera === "lost") {
-      problems.push(
-        `main stream lost, clips come from the detect stream${s.record_camera_error ? `: ${s.record_camera_error}` : ""}`,
-      );
-    }
-    if (s.spool_full) problems.push("spool full: new events are not recorded");
-    if (s.last_error) problems.push(`last error: ${s.last_error}`);
-  }
+  const problems = s ? problemsOf(s) : [];
   return (
     <li className={`device${d.silent ? " silent" : ""}`} data-testid="device" data-device-id={d.device_id}>
       <div className="device-head">
