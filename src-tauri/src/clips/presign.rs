@@ -4,7 +4,9 @@
 //! Signing is `object_store`'s (the same crate the edge node uploads with): no hand-written
 //! SigV4 here.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use motion_event::settings::S3Settings;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
@@ -30,10 +32,19 @@ pub enum UrlError {
     },
 }
 
+/// At most this many presigned URLs are kept for reuse (a few hundred rows' snapshots and
+/// clips); past it, the stale ones go, and if none is stale, all of them.
+const KEPT_MAX: usize = 4_096;
+
 /// Turns the URLs in events into URLs the player can load.
 pub struct ClipUrls {
     signer: Option<(AmazonS3, S3Settings)>,
     expiry: Duration,
+    /// Presigned URLs by object key, with when they were signed. A URL is handed out again
+    /// while it has at least half its life left: the views re-read their rows up to four
+    /// times a second, and a new signature every time would make the web view download
+    /// every thumbnail again (a new URL is a new image to it, and a GET that S3 bills).
+    kept: Mutex<HashMap<String, (String, Instant)>>,
 }
 
 impl ClipUrls {
@@ -42,6 +53,7 @@ impl ClipUrls {
         ClipUrls {
             signer: None,
             expiry: DEFAULT_EXPIRY,
+            kept: Mutex::default(),
         }
     }
 
@@ -53,11 +65,16 @@ impl ClipUrls {
         Ok(ClipUrls {
             signer: Some((store, settings.clone())),
             expiry,
+            kept: Mutex::default(),
         })
     }
 
     /// The URL to load for `url` from an event.
     pub async fn resolve(&self, url: &str) -> Result<String, UrlError> {
+        self.resolve_at(url, Instant::now()).await
+    }
+
+    async fn resolve_at(&self, url: &str, now: Instant) -> Result<String, UrlError> {
         let url = url.trim();
         if !is_http(url) {
             return Err(UrlError::Scheme(url.chars().take(80).collect()));
@@ -69,12 +86,42 @@ impl ClipUrls {
             // Not our bucket (a CDN, another server): nothing to sign.
             return Ok(url.to_owned());
         };
+        if let Some(signed) = self.kept(&key, now) {
+            return Ok(signed);
+        }
         let path = ObjectPath::from(key.as_str());
-        store
+        let signed = store
             .signed_url(reqwest::Method::GET, &path, self.expiry)
             .await
             .map(|u| u.to_string())
-            .map_err(|source| UrlError::Sign { key, source })
+            .map_err(|source| UrlError::Sign {
+                key: key.clone(),
+                source,
+            })?;
+        self.keep(key, signed.clone(), now);
+        Ok(signed)
+    }
+
+    /// A URL signed for `key` that still has at least half its life left at `now`.
+    fn kept(&self, key: &str, now: Instant) -> Option<String> {
+        let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        let (url, signed_at) = kept.get(key)?;
+        self.fresh(*signed_at, now).then(|| url.clone())
+    }
+
+    fn keep(&self, key: String, url: String, now: Instant) {
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.len() >= KEPT_MAX {
+            kept.retain(|_, (_, signed_at)| self.fresh(*signed_at, now));
+            if kept.len() >= KEPT_MAX {
+                kept.clear();
+            }
+        }
+        kept.insert(key, (url, now));
+    }
+
+    fn fresh(&self, signed_at: Instant, now: Instant) -> bool {
+        now.saturating_duration_since(signed_at) < self.expiry / 2
     }
 }
 
@@ -202,6 +249,55 @@ mod tests {
         assert!(!signed.contains("reader-secret"), "the secret never leaves");
         let other = "https://cdn.example/garage/e1.mp4";
         assert_eq!(urls.resolve(other).await?, other);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_presigned_url_is_reused_while_it_has_half_its_life_left(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let urls = ClipUrls::signing(&minio(), Duration::from_secs(600))?;
+        let url = "http://127.0.0.1:19000/motion-clips/garage/e1.jpg";
+        let t0 = Instant::now();
+        let first = urls.resolve_at(url, t0).await?;
+        let later = t0 + Duration::from_secs(299);
+        assert_eq!(urls.resolve_at(url, later).await?, first);
+        let signed_at = |urls: &ClipUrls| {
+            let kept = urls.kept.lock().unwrap_or_else(PoisonError::into_inner);
+            kept.get("garage/e1.jpg").map(|(_, at)| *at)
+        };
+        assert_eq!(signed_at(&urls), Some(t0));
+        let half = t0 + Duration::from_secs(300);
+        urls.resolve_at(url, half).await?;
+        assert_eq!(
+            signed_at(&urls),
+            Some(half),
+            "signed again at half its life"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn the_kept_urls_are_bounded() -> Result<(), Box<dyn std::error::Error>> {
+        let urls = ClipUrls::signing(&minio(), Duration::from_secs(600))?;
+        let t0 = Instant::now();
+        for i in 0..KEPT_MAX {
+            urls.keep(format!("old/{i}"), format!("u{i}"), t0);
+        }
+        // The next one makes room: nothing is stale yet, so everything goes.
+        urls.keep("a".into(), "ua".into(), t0);
+        assert_eq!(urls.kept.lock().map(|k| k.len()).ok(), Some(1));
+        for i in 1..KEPT_MAX {
+            urls.keep(
+                format!("new/{i}"),
+                format!("u{i}"),
+                t0 + Duration::from_secs(400),
+            );
+        }
+        // Now "a" is stale and goes alone; the fresh ones stay.
+        urls.keep("b".into(), "ub".into(), t0 + Duration::from_secs(400));
+        let kept = urls.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        assert_eq!(kept.len(), KEPT_MAX);
+        assert!(!kept.contains_key("a") && kept.contains_key("b"));
         Ok(())
     }
 
