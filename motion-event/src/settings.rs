@@ -91,6 +91,16 @@ impl KafkaSettings {
             // (the producer's retries keep their idempotent sequence) on the leader the
             // cluster elected meanwhile. The faults test `cluster-sigstop` measures it.
             ("socket.timeout.ms", SOCKET_TIMEOUT_MS.to_string()),
+            // A camera behind a home router sits idle between events, and routers and cloud
+            // load balancers (Azure's after 4 min) drop idle connections silently: the next
+            // alert would then wait out the socket timeout on a dead connection. So idle
+            // connections are closed first, and reopened when needed; keepalives let the
+            // kernel notice the dead ones that remain.
+            (
+                "connections.max.idle.ms",
+                CONNECTIONS_MAX_IDLE_MS.to_string(),
+            ),
+            ("socket.keepalive.enable", "true".into()),
         ];
         match self.security {
             KafkaSecurity::Plaintext => props.push(("security.protocol", "plaintext".into())),
@@ -104,6 +114,10 @@ impl KafkaSettings {
         props
     }
 }
+
+/// A broker connection idle this long is closed by the client (`connections.max.idle.ms`),
+/// before a NAT or load balancer between them forgets it.
+pub const CONNECTIONS_MAX_IDLE_MS: u32 = 180_000;
 
 /// How long a Kafka client waits for a broker's answer before it gives the request up and
 /// tries again, possibly on another broker (`socket.timeout.ms`).
@@ -248,5 +262,12 @@ mod tests {
         assert!(props.contains(&("sasl.mechanisms", "PLAIN".into())));
         assert!(props.contains(&("sasl.password", "SECRET".into())));
         assert!(!format!("{k:?}").contains("SECRET"));
+    }
+
+    #[test]
+    fn idle_connections_are_closed_before_a_router_forgets_them() {
+        let props = KafkaSettings::plaintext("127.0.0.1:9092").client_properties();
+        assert!(props.contains(&("connections.max.idle.ms", "180000".into())));
+        assert!(props.contains(&("socket.keepalive.enable", "true".into())));
     }
 }
