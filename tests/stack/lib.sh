@@ -264,15 +264,19 @@ kafka_partitions() { # topic: one line per partition: "partition leader isr" (is
     }'
 }
 
+# The status topic keeps each camera's newest heartbeats (keyed by device_id), a day at most:
+# compacted, its bytes stay per camera instead of growing with every heartbeat (docs/SCALING.md §7).
+STATUS_TOPIC_CONFIG=(--config cleanup.policy=compact,delete --config retention.ms=86400000 --config segment.ms=3600000)
+
 kafka_create_topics() { # bootstrap replication-factor [--config k=v]...: the stack's two topics
-  local bootstrap=$1 rf=$2 spec topic partitions
+  local bootstrap=$1 rf=$2
   shift 2
-  for spec in "$MIM_KAFKA_TOPIC:3" "$MIM_KAFKA_STATUS_TOPIC:1"; do
-    topic=${spec%:*} partitions=${spec##*:}
-    kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" \
-      --create --if-not-exists --topic "$topic" --partitions "$partitions" \
-      --replication-factor "$rf" "$@" >/dev/null
-  done
+  kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" \
+    --create --if-not-exists --topic "$MIM_KAFKA_TOPIC" --partitions 3 \
+    --replication-factor "$rf" "$@" >/dev/null
+  kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" \
+    --create --if-not-exists --topic "$MIM_KAFKA_STATUS_TOPIC" --partitions 1 \
+    --replication-factor "$rf" "${STATUS_TOPIC_CONFIG[@]}" "$@" >/dev/null
 }
 
 stop_services() { # service...: SIGTERM to each (continued first if stopped), SIGKILL after 30 s
