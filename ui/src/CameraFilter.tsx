@@ -77,14 +77,14 @@ export function camerasToList(
   chosen: string[],
   find: string,
 ): { listed: DeviceView[]; matches: number; more: number } {
-  const needle = find.trim().toLowerCase();
+  const found = cameraSearch(find);
   const picked = new Set(chosen);
   const listed = cameras.filter((c) => picked.has(c.device_id));
   let shown = 0;
   let more = 0;
   for (const c of cameras) {
     if (picked.has(c.device_id)) continue;
-    if (needle !== "" && !c.device_name.toLowerCase().includes(needle) && !c.device_id.toLowerCase().includes(needle)) continue;
+    if (!found(c)) continue;
     if (shown < MATCHES_SHOWN) {
       listed.push(c);
       shown++;
@@ -93,4 +93,10 @@ export function camerasToList(
     }
   }
   return { listed, matches: shown + more, more };
+}
+
+/** A test for cameras whose name or id contains `find` (trimmed, any case); all when empty. */
+export function cameraSearch(find: string): (c: DeviceView) => boolean {
+  const needle = find.trim().toLowerCase();
+  return (c) => needle === "" || c.device_name.toLowerCase().includes(needle) || c.device_id.toLowerCase().includes(needle);
 }

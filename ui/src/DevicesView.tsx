@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
 import type { DeviceView, NotifySettings, Snooze } from "./bindings";
+import { cameraSearch } from "./CameraFilter";
 import { ago, bytes, localDateTime, localHourMinute, startOfDayMs } from "./format";
 import { useInterval, useIpcEvent, useNow, useRequests, useThrottled } from "./hooks";
 import {
@@ -173,12 +174,8 @@ function Fleet({ devices, now, busy, onMute }: ListProps) {
   const [pages, setPages] = useState(1);
   const attention = useMemo(() => devices.filter(needsAttention).length, [devices]);
   const matching = useMemo(() => {
-    const needle = find.trim().toLowerCase();
-    return devices.filter(
-      (d) =>
-        (!attentionOnly || needsAttention(d)) &&
-        (needle === "" || d.device_name.toLowerCase().includes(needle) || d.device_id.toLowerCase().includes(needle)),
-    );
+    const found = cameraSearch(find);
+    return devices.filter((d) => (!attentionOnly || needsAttention(d)) && found(d));
   }, [devices, find, attentionOnly]);
   const shown = matching.slice(0, pages * CARDS_PAGE);
   const left = matching.length - shown.length;
